@@ -1,0 +1,328 @@
+"""The reverse-mode engine: an iterative walk of the graph from the outputs to the leaves.
+
+No recursion anywhere, so a chain of a million ops is as fine as a chain of three. The walk is
+Kahn's algorithm: count, for every node, how many consumers will send it a gradient; a node
+runs its backward once all of them have. Every gradient is then fitted to its input: summed
+over broadcast axes (`unbroadcast`, the only place that undoes broadcasting) and cast to the
+input's dtype.
+
+First-order passes move plain ndarrays and run under no_grad. With `create_graph=True` the
+same backward formulas receive Tensors (see function.py), so the gradients carry a graph.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _state
+from .shapes import unbroadcast
+from .tensor import Tensor, _make
+
+
+def backward(
+    tensor: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(tensor)/d(leaf) into `leaf.grad` for every leaf that requires grad."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad (no input of it requires grad, or it "
+            "was computed under no_grad)"
+        )
+    root = _root_grad(tensor, gradient, create_graph, "backward")
+    _run([tensor], [root], create_graph if retain_graph is None else retain_graph,
+         create_graph, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned as a tuple; `.grad` is untouched.
+
+    `grad_outputs` holds one gradient per output (None for one-element outputs). An input that
+    the outputs do not depend on is an error unless `allow_unused`, which gives None for it.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
+        )
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad")
+    roots = [_root_grad(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
+    found = _run(outputs, roots, create_graph if retain_graph is None else retain_graph,
+                 create_graph, inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} was not used to compute the outputs "
+                    "(pass allow_unused=True to get None for it)"
+                )
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else _make(np.array(g)))
+    return tuple(result)
+
+
+def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
+    """The seed gradient of an output: ones for a one-element output, else `gradient`."""
+    if gradient is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"{where}: a gradient can be implied only for a one-element output; this output "
+                f"has shape {t.shape}, so pass gradient= (an array of that shape)"
+            )
+        g = np.ones_like(t.data)
+    else:
+        g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if g.shape != t.shape:
+            raise ValueError(
+                f"{where}: gradient shape {g.shape} does not match the output shape {t.shape}"
+            )
+        if g.dtype != t.dtype:
+            g = g.astype(t.dtype)
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) and gradient.dtype == t.dtype else _make(g)
+    return g
+
+
+def _run(
+    roots: list[Tensor], seeds: list[Any], retain_graph: bool, create_graph: bool,
+    targets: list[Tensor] | None,
+) -> dict[int, Any]:
+    """Propagate `seeds` from `roots`. With `targets`, collect their gradients in a dict (by
+    id) instead of touching `.grad`; otherwise accumulate into the leaves' `.grad`."""
+    found: dict[int, Any] = {}
+    target_ids = None if targets is None else {id(t) for t in targets}
+    target_nodes = None if targets is None else {
+        t.grad_fn: id(t) for t in targets if t.grad_fn is not None}
+    grads: dict[Any, Any] = {}
+    for t, g in zip(roots, seeds):
+        if t.grad_fn is None:
+            _deliver(t, g, create_graph, target_ids, found)
+        else:
+            n = t.grad_fn
+            grads[n] = grads[n] + g if n in grads else g
+    deps = _count_deps(grads)
+    needed = None if targets is None else _needed(grads, deps, target_ids, target_nodes)
+    prev_mode = _state.grad_enabled
+    _state.grad_enabled = create_graph
+    try:
+        ready = [n for n in grads if not deps.get(n)]
+        while ready:
+            n = ready.pop()
+            g = grads.pop(n, None)
+            results = None
+            if g is not None and (needed is None or n in needed):
+                if n._hooks:
+                    g = _call_hooks(n._hooks, g, create_graph)
+                if n._retain is not None:
+                    owner = n._retain()
+                    if owner is not None:
+                        owner.grad = g if create_graph else _make(np.array(g))
+                if target_nodes is not None and n in target_nodes:
+                    key = target_nodes[n]
+                    found[key] = found[key] + g if key in found else g
+                results = _call_backward(n, g, create_graph, retain_graph)
+            edges = n._edges
+            for i, e in enumerate(edges):
+                if e is None:
+                    continue
+                gi = results[i] if results is not None else None
+                if isinstance(e, Tensor):
+                    if gi is not None:
+                        gi = _fit(gi, e.data.shape, e.data.dtype, n, i)
+                        _deliver(e, gi, create_graph, target_ids, found)
+                    continue
+                if gi is not None:
+                    gi = _fit(gi, e._shape, e._dtype, n, i)
+                    grads[e] = grads[e] + gi if e in grads else gi
+                left = deps[e] - 1
+                deps[e] = left
+                if not left:
+                    ready.append(e)
+    finally:
+        _state.grad_enabled = prev_mode
+    return found
+
+
+def _count_deps(grads: dict[Any, Any]) -> dict[Any, int]:
+    """For every node reachable from the roots, the number of edges that point at it."""
+    deps: dict[Any, int] = {}
+    stack = list(grads)
+    seen = set(stack)
+    while stack:
+        n = stack.pop()
+        for e in n._edges:
+            if e is None or isinstance(e, Tensor):
+                continue
+            deps[e] = deps.get(e, 0) + 1
+            if e not in seen:
+                seen.add(e)
+                stack.append(e)
+    return deps
+
+
+def _needed(grads: dict[Any, Any], deps: dict[Any, int], target_ids: set[int],
+            target_nodes: dict[Any, int]) -> set[Any]:
+    """Nodes from which some target is reachable (mt.grad skips every other backward)."""
+    order = []
+    remaining = dict(deps)
+    ready = [n for n in grads if not remaining.get(n)]
+    while ready:
+        n = ready.pop()
+        order.append(n)
+        for e in n._edges:
+            if e is None or isinstance(e, Tensor):
+                continue
+            remaining[e] -= 1
+            if not remaining[e]:
+                ready.append(e)
+    needed: set[Any] = set()
+    for n in reversed(order):
+        if n in target_nodes or any(
+            e is not None and (id(e) in target_ids if isinstance(e, Tensor) else e in needed)
+            for e in n._edges
+        ):
+            needed.add(n)
+    return needed
+
+
+def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool) -> list[Any]:
+    """Run one node's backward (with Tensor-valued saved values under create_graph)."""
+    if n._freed:
+        raise RuntimeError(
+            f"backward: the graph through {type(n).__name__} was already freed by an earlier "
+            "backward(); call the first backward with retain_graph=True to go through it twice"
+        )
+    saved = n.saved
+    if create_graph and saved:
+        n.saved = _attach(n, saved)
+    try:
+        results = n.backward(g)
+    finally:
+        n.saved = saved
+    if not retain_graph:
+        n.saved = None
+        n._freed = True
+    if type(results) is not tuple:
+        results = (results,) if not isinstance(results, list) else tuple(results)
+    if len(results) != len(n._edges):
+        raise RuntimeError(
+            f"{type(n).__name__}.backward returned {len(results)} gradients for "
+            f"{len(n._edges)} inputs"
+        )
+    if _state.anomaly:
+        _check_backward(n, g, results)
+    return results
+
+
+def _attach(n: Any, saved: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Saved arrays as Tensors wired into the graph, so a backward pass can be differentiated:
+    a saved input becomes that input (its leaf, or a new handle on its node), the saved output
+    becomes a handle on this node, and anything else stays a constant array."""
+    out = []
+    for s, src in zip(saved, n._saved_src):
+        if src is None:
+            out.append(s)
+        elif src == -1:
+            out.append(_make(s, True, n))
+        else:
+            e = n._edges[src]
+            if e is None:
+                out.append(s)
+            elif isinstance(e, Tensor):
+                out.append(e)
+            else:
+                out.append(_make(s, True, e))
+    return tuple(out)
+
+
+def _fit(g: Any, shape: tuple[int, ...], dtype: np.dtype, n: Any, i: int) -> Any:
+    """Make gradient `g` (for input `i` of node `n`) match its input's shape and dtype."""
+    if not isinstance(g, (np.ndarray, Tensor)):
+        g = np.asarray(g)
+    if g.shape != shape:
+        try:
+            g = unbroadcast(g, shape)
+        except (ValueError, IndexError):
+            pass
+        if g.shape != shape:
+            raise RuntimeError(
+                f"{type(n).__name__}.backward returned a gradient of shape {g.shape} for "
+                f"input {i} of shape {shape}"
+            )
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def _deliver(leaf: Tensor, g: Any, create_graph: bool, target_ids: set[int] | None,
+             found: dict[int, Any]) -> None:
+    """A leaf's gradient: into `found` (mt.grad) or accumulated into `leaf.grad` (backward)."""
+    if target_ids is not None:
+        key = id(leaf)
+        if key in target_ids:
+            found[key] = found[key] + g if key in found else g
+        return
+    if leaf._hooks:
+        g = _call_hooks(leaf._hooks, g, create_graph)
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        leaf.grad = _make(np.array(g))
+    else:
+        leaf.grad = _make(leaf.grad.data + g)
+
+
+def _call_hooks(hooks: list[Any], g: Any, create_graph: bool) -> Any:
+    """Call each hook with the gradient as a Tensor; a non-None result replaces it."""
+    t = g if create_graph else _make(np.asarray(g))
+    for hook in list(hooks):
+        out = hook(t)
+        if out is not None:
+            if not isinstance(out, Tensor):
+                out = _make(np.asarray(out))
+            if out.shape != t.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                    f"{out.shape} for a tensor of shape {t.shape}"
+                )
+            t = out
+    return t if create_graph else t.data
+
+
+def _check_backward(n: Any, g: Any, results: tuple[Any, ...]) -> None:
+    """Anomaly mode: raise if a backward made nan/inf out of a finite incoming gradient."""
+    def finite(a: Any) -> bool:
+        a = a.data if isinstance(a, Tensor) else np.asarray(a)
+        return a.dtype.kind != "f" or bool(np.isfinite(a).all())
+
+    if not finite(g):
+        return
+    for i, r in enumerate(results):
+        if r is not None and not finite(r):
+            where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else "(unknown)\n"
+            raise FloatingPointError(
+                f"detect_anomaly: {type(n).__name__}.backward produced nan/inf in the gradient "
+                f"of input {i} from a finite incoming gradient.\nThe op was created at:\n{where}"
+            )

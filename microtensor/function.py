@@ -1,0 +1,158 @@
+"""Function: the base of every op, built-in or written by a user.
+
+An op is a subclass with `forward` and `backward` side by side. `Op.apply(*args, **kwargs)`
+runs `forward` on plain NumPy arrays (Tensors are unwrapped, other arguments pass through) and,
+when grad mode is on and some input requires grad, makes the instance itself a node of the
+graph: the node is the `ctx` of the custom-op API (`self.save_for_backward`,
+`self.needs_input_grad`, `self.saved`).
+
+Why backward formulas are written over "arrays or Tensors" (the second way in DESIGN.md):
+a first-order backward runs every formula on ndarrays, paying nothing for higher order; with
+`create_graph=True` the engine hands the same formulas Tensors instead (the incoming gradient
+and the saved values, re-attached to the graph), and NumPy dispatch (`__array_ufunc__`,
+`__array_function__`) plus the shared method names (`sum`, `reshape`, `transpose`, `[...]`)
+record them as ordinary ops. One formula per op, two speeds. The rule for op authors: save
+only inputs, the output, or values that are constant for differentiation (masks, indices), and
+write backward with operators, NumPy ufuncs and those shared methods.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _state
+from .tensor import Tensor, _make
+
+_ERRORS = (ValueError, TypeError, IndexError)
+
+
+class Function:
+    """Base class of differentiable ops.
+
+    Subclasses define `forward(self, *arrays, **kwargs) -> ndarray` and
+    `backward(self, grad) -> grad_input | tuple[grad_input, ...]`, with one gradient (or None)
+    per positional argument of `forward`. The engine undoes broadcasting and casts each
+    gradient to its input's dtype, so backward may return a broadcast-shaped gradient.
+    """
+
+    __slots__ = (
+        "_edges",
+        "needs_input_grad",
+        "saved",
+        "_saved_src",
+        "_shape",
+        "_dtype",
+        "_freed",
+        "_hooks",
+        "_retain",
+        "_kwargs",
+        "_scope",
+        "_trace",
+        "__dict__",
+        "__weakref__",
+    )
+
+    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Compute the op on arrays; override in subclasses."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, grad: Any) -> Any:
+        """Map the output's gradient to the inputs' gradients; override in subclasses."""
+        raise NotImplementedError(f"{type(self).__name__} defines no backward")
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep `values` (inputs, the output, or constants) for backward as `self.saved`."""
+        self.saved = values
+
+    @property
+    def name(self) -> str:
+        """The op's name, as shown in errors and pictures: its class name."""
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run the op on `args` and return its output Tensor, recording the graph if needed."""
+        node = cls.__new__(cls)
+        node.saved = ()
+        raw = []
+        edges = []
+        requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                if a._requires_grad:
+                    requires = True
+                    edges.append(a if a.grad_fn is None else a.grad_fn)
+                else:
+                    edges.append(None)
+            else:
+                raw.append(a)
+                edges.append(None)
+        try:
+            result = node.forward(*raw, **kwargs)
+        except _ERRORS as e:
+            raise _wrap_error(cls.__name__, e, args) from None
+        out = result if type(result) is np.ndarray else np.asarray(result)
+        if _state.anomaly:
+            _check_forward(cls.__name__, raw, out)
+        if not (requires and _state.grad_enabled) or out.dtype.kind != "f":
+            return _make(out)
+        saved = node.saved
+        if saved:
+            src = []
+            for s in saved:
+                for i, r in enumerate(raw):
+                    if s is r:
+                        src.append(i)
+                        break
+                else:
+                    src.append(-1 if (s is result or s is out) else None)
+            node._saved_src = src
+        node._edges = edges
+        node.needs_input_grad = tuple(e is not None for e in edges)
+        node._shape = out.shape
+        node._dtype = out.dtype
+        node._freed = False
+        node._hooks = None
+        node._retain = None
+        node._kwargs = kwargs
+        node._scope = _state.scope
+        node._trace = traceback.extract_stack()[:-1] if _state.anomaly else None
+        return _make(out, True, node)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def _shapes_of(args: tuple[Any, ...]) -> str:
+    shapes = [str(tuple(np.shape(a.data if isinstance(a, Tensor) else a))) for a in args
+              if isinstance(a, (Tensor, np.ndarray))]
+    return ", ".join(shapes)
+
+
+def _wrap_error(op: str, err: Exception, args: tuple[Any, ...]) -> Exception:
+    """Re-raise a NumPy error from inside `forward` with the op's name and the input shapes."""
+    msg = str(err)
+    if msg.lower().startswith(op.lower() + ":"):
+        return err
+    kind = IndexError if isinstance(err, IndexError) else (
+        TypeError if isinstance(err, TypeError) else ValueError)
+    shapes = _shapes_of(args)
+    return kind(f"{op}: {msg}" + (f" (input shapes {shapes})" if shapes else ""))
+
+
+def _check_forward(op: str, raw: list[Any], out: np.ndarray) -> None:
+    """Anomaly mode: raise if the op made nan/inf out of finite float inputs."""
+    if out.dtype.kind != "f" or np.isfinite(out).all():
+        return
+    for r in raw:
+        if isinstance(r, np.ndarray) and r.dtype.kind == "f" and not np.isfinite(r).all():
+            return
+    where = "".join(traceback.format_list(traceback.extract_stack()[-6:-2]))
+    raise FloatingPointError(
+        f"detect_anomaly: {op} produced nan/inf in its forward pass from finite inputs.\n"
+        f"The op was called at:\n{where}"
+    )

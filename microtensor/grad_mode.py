@@ -1,0 +1,119 @@
+"""Grad mode and anomaly mode: per-thread switches read by every op.
+
+Both live in one `threading.local`, so a `no_grad()` in one thread never changes what another
+thread records (two models can train at once in two threads).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State(threading.local):
+    grad_enabled: bool = True
+    anomaly: bool = False
+    scope: tuple[Any, ...] = ()
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph needed for backward (the default)."""
+    return _state.grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode, restoring the old mode on exit."""
+
+    _enabled = True
+
+    def __enter__(self) -> None:
+        self._prev = _state.grad_enabled
+        _state.grad_enabled = self._enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._prev
+
+    def __call__(self, fn: F) -> F:
+        mode = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with mode():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):  # noqa: N801 - named like the context managers people know
+    """Record nothing: results of ops have no `grad_fn` and do not require grad.
+
+    Use as `with mt.no_grad(): ...` or as a decorator `@mt.no_grad()`.
+    """
+
+    _enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Record the graph again inside a `no_grad` block (context manager or decorator)."""
+
+    _enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Set grad mode to `mode` for the block: `with mt.set_grad_enabled(False): ...`."""
+
+    def __init__(self, mode: bool) -> None:
+        self._enabled = bool(mode)
+
+    def __call__(self, fn: F) -> F:
+        enabled = self._enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class detect_anomaly:  # noqa: N801
+    """Raise as soon as an op's forward or backward turns finite values into nan or inf.
+
+    Inside the block every op remembers where it was created (a short stack trace), and the
+    error names the op, the pass (forward or backward) and that place. Slow: for debugging.
+    """
+
+    def __enter__(self) -> None:
+        self._prev = _state.anomaly
+        _state.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        _state.anomaly = self._prev
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside `detect_anomaly()`."""
+    return _state.anomaly
+
+
+class scope:  # noqa: N801
+    """Tag every op created inside the block with `owner` (nn.Module uses it so that pictures
+    can group ops by the module that made them). Scopes nest; the tag is a tuple, outermost first.
+    """
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        self._prev = _state.scope
+        _state.scope = self._prev + (self._owner,)
+
+    def __exit__(self, *exc: object) -> None:
+        _state.scope = self._prev

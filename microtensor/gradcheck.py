@@ -1,0 +1,175 @@
+"""Numerical gradient checks: central differences in float64 against the engine.
+
+`gradcheck` compares the full Jacobian of `fn` from backward passes with the one measured by
+central differences; `gradgradcheck` does the same for the gradient itself (second order),
+differentiating a `create_graph=True` backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import grad as _grad
+from .tensor import Tensor, _make
+
+
+class GradcheckError(AssertionError):
+    """Raised by gradcheck / gradgradcheck when analytic and numerical gradients disagree."""
+
+
+def _as_outputs(out: Any) -> list[Tensor]:
+    outs = [out] if isinstance(out, Tensor) else list(out)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return Tensors, got {type(o).__name__}")
+    return outs
+
+
+def _flat_outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> np.ndarray:
+    outs = _as_outputs(fn(*inputs))
+    return np.concatenate([o.data.astype(np.float64).ravel() for o in outs] or [np.zeros(0)])
+
+
+def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6
+                       ) -> list[np.ndarray | None]:
+    """Central-difference Jacobians d(all outputs, flattened)/d(input k), one per input."""
+    result: list[np.ndarray | None] = []
+    for x in inputs:
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            result.append(None)
+            continue
+        original = x.data
+        work = original.copy()
+        x.data = work
+        cols = []
+        try:
+            for i in range(work.size):
+                keep = work.flat[i]
+                work.flat[i] = keep + eps
+                plus = _flat_outputs(fn, inputs)
+                work.flat[i] = keep - eps
+                minus = _flat_outputs(fn, inputs)
+                work.flat[i] = keep
+                cols.append((plus - minus) / (2 * eps))
+        finally:
+            x.data = original
+        m = _flat_outputs(fn, inputs).size
+        result.append(np.stack(cols, axis=1) if cols else np.zeros((m, 0)))
+    return result
+
+
+def analytic_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[np.ndarray | None]:
+    """Jacobians d(all outputs, flattened)/d(input k) from one backward pass per output
+    element."""
+    wrt = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    outs = _as_outputs(fn(*inputs))
+    sizes = [o.size for o in outs]
+    total = sum(sizes)
+    jac = {id(x): np.zeros((total, x.size)) for x in wrt}
+    row = 0
+    for o in outs:
+        for j in range(o.size):
+            if o.requires_grad and wrt:
+                seed = np.zeros(o.shape, dtype=o.dtype)
+                seed.flat[j] = 1
+                grads = [np.zeros(p.shape, dtype=p.dtype) if p is not o else seed for p in outs]
+                active = [(p, g) for p, g in zip(outs, grads) if p.requires_grad]
+                gs = _grad([p for p, _ in active], wrt, grad_outputs=[g for _, g in active],
+                           retain_graph=True, allow_unused=True)
+                for x, g in zip(wrt, gs):
+                    if g is not None:
+                        jac[id(x)][row] = g.data.astype(np.float64).ravel()
+            row += 1
+    return [jac.get(id(x)) if isinstance(x, Tensor) and x.requires_grad else None
+            for x in inputs]
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Check the gradients of `fn(*inputs)` against central differences.
+
+    Every input that requires grad must be float64. Returns True, or raises GradcheckError
+    with a table of the largest difference per input (or returns False if
+    `raise_exception=False`).
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    for k, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.requires_grad and x.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {k} is {x.dtype}; central differences need float64")
+    analytic = analytic_jacobian(fn, inputs)
+    numeric = numerical_jacobian(fn, inputs, eps)
+    rows = []
+    ok = True
+    for k, (a, n) in enumerate(zip(analytic, numeric)):
+        if a is None or n is None:
+            continue
+        bad = ~np.isclose(a, n, rtol=rtol, atol=atol, equal_nan=True)
+        diff = np.abs(a - n)
+        worst = int(np.nanargmax(diff)) if diff.size else 0
+        if bad.any():
+            ok = False
+            worst = int(np.argmax(np.where(bad, np.nan_to_num(diff, nan=np.inf), -1)))
+        if diff.size:
+            r, c = np.unravel_index(worst, diff.shape)
+            rows.append((k, bool(bad.any()), float(diff.flat[worst]), int(r), int(c),
+                         float(a.flat[worst]), float(n.flat[worst])))
+    if ok:
+        return True
+    if not raise_exception:
+        return False
+    lines = ["gradcheck: analytic and numerical gradients differ",
+             f"{'input':>5} {'ok':>3} {'max |diff|':>12} {'output':>6} {'element':>7} "
+             f"{'analytic':>14} {'numerical':>14}"]
+    for k, bad, d, r, c, a, n in rows:
+        lines.append(f"{k:>5} {'no' if bad else 'yes':>3} {d:>12.3e} {r:>6} {c:>7} "
+                     f"{a:>14.6e} {n:>14.6e}")
+    lines.append(f"(atol={atol}, rtol={rtol}, eps={eps})")
+    raise GradcheckError("\n".join(lines))
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: gradcheck of (inputs, v) -> v . d fn / d inputs, where the
+    inner gradient comes from a `create_graph=True` pass. `grad_outputs` (the v's) default to
+    random float64 arrays from a fixed seed."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    n = len(inputs)
+    outs = _as_outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = [rng.standard_normal(o.shape) for o in outs]
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    vs = [Tensor(np.array(np.asarray(v.data if isinstance(v, Tensor) else v), dtype=np.float64),
+                 requires_grad=True) for v in grad_outputs]
+
+    def first_order(*args: Any) -> tuple[Tensor, ...]:
+        xs, v = args[:n], args[n:]
+        wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        got = _as_outputs(fn(*xs))
+        active = [(o, g) for o, g in zip(got, v) if o.requires_grad]
+        if not active:
+            return tuple(_make(np.zeros(x.shape)) for x in wrt)
+        gs = _grad([o for o, _ in active], wrt, grad_outputs=[g for _, g in active],
+                   create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else _make(np.zeros(x.shape)) for g, x in zip(gs, wrt))
+
+    return gradcheck(first_order, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

@@ -1,0 +1,392 @@
+"""Elementwise ops. Each backward is written over arrays-or-Tensors (see function.py).
+
+Ties: where a function has a kink (abs, relu, clip, maximum, minimum) the gradient at the
+kink is the average of the two one-sided derivatives, which is also what central differences
+measure: relu'(0) = 0.5, abs'(0) = 0, d/dx maximum(x, y) = 0.5 where x == y.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor, _make
+from ._util import operand, raw
+
+
+class Add(Function):
+    """x + y.   d/dx = 1,  d/dy = 1"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        return x + y
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        return grad, grad
+
+
+class Sub(Function):
+    """x - y.   d/dx = 1,  d/dy = -1"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        return x - y
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        return grad, (-grad if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """x * y.   d/dx = y,  d/dy = x"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y = self.saved
+        need_x, need_y = self.needs_input_grad
+        return (grad * y if need_x else None), (grad * x if need_y else None)
+
+
+class Div(Function):
+    """x / y.   d/dx = 1 / y,  d/dy = -x / y**2 = -out / y"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        out = np.asarray(x / y)
+        self.save_for_backward(y, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        y, out = self.saved
+        need_x, need_y = self.needs_input_grad
+        grad_x = grad / y if need_x else None
+        grad_y = -grad * out / y if need_y else None
+        return grad_x, grad_y
+
+
+class Neg(Function):
+    """-x.   d/dx = -1"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    def backward(self, grad: Any) -> Any:
+        return -grad
+
+
+class Pow(Function):
+    """x ** y.   d/dx = y * x ** (y - 1),  d/dy = out * log(x)  (0 where x == 0)"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        out = np.asarray(x**y)
+        self.save_for_backward(x, y, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y, out = self.saved
+        need_x, need_y = self.needs_input_grad
+        grad_x = grad_y = None
+        if need_x:
+            ry = raw(y)
+            if isinstance(ry, (int, float)) and ry == 0:
+                grad_x = grad * 0
+            elif isinstance(ry, (int, float)) and ry == 1:
+                grad_x = grad
+            else:
+                grad_x = grad * y * x ** (y - 1)
+        if need_y:
+            rx = np.asarray(raw(x))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_x = np.where(rx == 0, 0, np.log(np.where(rx == 0, 1, x)))
+            grad_y = grad * out * log_x
+        return grad_x, grad_y
+
+
+class Exp(Function):
+    """exp(x).   d/dx = exp(x) = out"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        return grad * out
+
+
+class Log(Function):
+    """log(x).   d/dx = 1 / x"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.save_for_backward(x)
+        return np.log(x)
+
+    def backward(self, grad: Any) -> Any:
+        (x,) = self.saved
+        return grad / x
+
+
+class Sqrt(Function):
+    """sqrt(x).   d/dx = 1 / (2 * sqrt(x)) = 0.5 / out"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = np.sqrt(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        return grad * 0.5 / out
+
+
+class Abs(Function):
+    """|x|.   d/dx = sign(x)  (0 at x == 0: the average of -1 and +1)"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.save_for_backward(np.sign(x))
+        return np.abs(x)
+
+    def backward(self, grad: Any) -> Any:
+        (sign,) = self.saved
+        return grad * sign
+
+
+class Tanh(Function):
+    """tanh(x).   d/dx = 1 - tanh(x)**2 = 1 - out**2"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = np.tanh(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """sigmoid(x) = 1 / (1 + exp(-x)).   d/dx = s * (1 - s), s = out
+
+    Computed as exp(-logaddexp(0, -x)): no overflow for any x, and small outputs keep their
+    relative precision (sigmoid(-40) = 4.2e-18, not 0).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = np.exp(-np.logaddexp(0, -x))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    """relu(x) = max(x, 0).   d/dx = 1 if x > 0, 0 if x < 0, 0.5 at x == 0"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.save_for_backward(x)
+        return np.maximum(x, 0)
+
+    def backward(self, grad: Any) -> Any:
+        (x,) = self.saved
+        slope = np.sign(raw(x))
+        slope += 1
+        slope *= 0.5
+        return grad * slope
+
+
+class Clip(Function):
+    """clip(x, lo, hi).   d/dx = 1 inside, 0 outside, 0.5 on a bound"""
+
+    def forward(self, x: np.ndarray, lo: Any = None, hi: Any = None) -> np.ndarray:
+        self.save_for_backward(x)
+        self.lo, self.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, grad: Any) -> tuple[Any, None, None]:
+        (x,) = self.saved
+        x = raw(x)
+        slope = np.ones_like(x)
+        if self.lo is not None:
+            slope = slope * (0.5 * ((x > self.lo).astype(x.dtype) + (x >= self.lo)))
+        if self.hi is not None:
+            slope = slope * (0.5 * ((x < self.hi).astype(x.dtype) + (x <= self.hi)))
+        return grad * slope, None, None
+
+
+class Maximum(Function):
+    """maximum(x, y).   d/dx = 1 where x > y, 0.5 where x == y;  d/dy likewise"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        self.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y = self.saved
+        return _pick(grad, raw(x), raw(y), self.needs_input_grad)
+
+
+class Minimum(Function):
+    """minimum(x, y).   d/dx = 1 where x < y, 0.5 where x == y;  d/dy likewise"""
+
+    def forward(self, x: Any, y: Any) -> np.ndarray:
+        self.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y = self.saved
+        return _pick(grad, raw(y), raw(x), self.needs_input_grad)
+
+
+def _pick(grad: Any, big: Any, small: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
+    """Route `grad` to the winner of a maximum (x = big wins where big > small); ties split."""
+    tie = 0.5 * np.equal(big, small)
+    grad_x = grad * (np.greater(big, small) + tie) if needs[0] else None
+    grad_y = grad * (np.less(big, small) + tie) if needs[1] else None
+    return grad_x, grad_y
+
+
+class Where(Function):
+    """where(cond, a, b).   d/da = cond,  d/db = not cond  (cond is not differentiable)"""
+
+    def forward(self, cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        self.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    def backward(self, grad: Any) -> tuple[None, Any, Any]:
+        (cond,) = self.saved
+        cond = raw(cond)
+        _, need_a, need_b = self.needs_input_grad
+        grad_a = np.where(cond, grad, 0) if need_a else None
+        grad_b = np.where(cond, 0, grad) if need_b else None
+        return None, grad_a, grad_b
+
+
+class Cast(Function):
+    """x.astype(dtype).   d/dx = 1 (the engine casts the gradient back to x's dtype)"""
+
+    def forward(self, x: np.ndarray, dtype: Any = None) -> np.ndarray:
+        return x.astype(dtype)
+
+    def backward(self, grad: Any) -> tuple[Any, None]:
+        return grad, None
+
+
+# ---------------------------------------------------------------------- functional API
+def add(x: Any, y: Any) -> Tensor:
+    """x + y with NumPy broadcasting."""
+    return Add.apply(operand(x, "add"), operand(y, "add"))
+
+
+def sub(x: Any, y: Any) -> Tensor:
+    """x - y with NumPy broadcasting."""
+    return Sub.apply(operand(x, "sub"), operand(y, "sub"))
+
+
+def mul(x: Any, y: Any) -> Tensor:
+    """x * y with NumPy broadcasting."""
+    return Mul.apply(operand(x, "mul"), operand(y, "mul"))
+
+
+def div(x: Any, y: Any) -> Tensor:
+    """x / y with NumPy broadcasting."""
+    return Div.apply(operand(x, "div"), operand(y, "div"))
+
+
+def pow(x: Any, y: Any) -> Tensor:  # noqa: A001 - the operator's name
+    """x ** y; either may be a tensor."""
+    return Pow.apply(operand(x, "pow"), operand(y, "pow"))
+
+
+def neg(x: Any) -> Tensor:
+    """-x."""
+    return Neg.apply(_tensor(x, "neg"))
+
+
+def exp(x: Any) -> Tensor:
+    """Elementwise e ** x."""
+    return Exp.apply(_tensor(x, "exp"))
+
+
+def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm."""
+    return Log.apply(_tensor(x, "log"))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Elementwise square root."""
+    return Sqrt.apply(_tensor(x, "sqrt"))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001
+    """Elementwise absolute value."""
+    return Abs.apply(_tensor(x, "abs"))
+
+
+def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent."""
+    return Tanh.apply(_tensor(x, "tanh"))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Elementwise logistic function, stable for any input."""
+    return Sigmoid.apply(_tensor(x, "sigmoid"))
+
+
+def relu(x: Any) -> Tensor:
+    """Elementwise max(x, 0)."""
+    return Relu.apply(_tensor(x, "relu"))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit x to [min, max]; the bounds are numbers or None."""
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, (int, float, np.integer, np.floating)):
+            raise TypeError(f"clip: {name} must be a number or None, got {type(bound).__name__}")
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return Clip.apply(_tensor(x, "clip"), min, max)
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise maximum with broadcasting; ties share the gradient."""
+    return Maximum.apply(operand(x, "maximum"), operand(y, "maximum"))
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise minimum with broadcasting; ties share the gradient."""
+    return Minimum.apply(operand(x, "minimum"), operand(y, "minimum"))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Pick `a` where `cond` is true and `b` elsewhere (broadcasting all three)."""
+    c = np.asarray(raw(cond))
+    if c.dtype != np.bool_:
+        if c.dtype.kind not in "biuf":
+            raise TypeError(f"where: condition must be boolean or numeric, got {c.dtype}")
+        c = c != 0
+    return Where.apply(c, operand(a, "where"), operand(b, "where"))
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """Cast to `dtype`; the gradient flows back in x's dtype."""
+    return Cast.apply(_tensor(x, "astype"), np.dtype(dtype))
+
+
+def compare(ufunc: np.ufunc, x: Any, y: Any) -> Tensor:
+    """An untracked boolean Tensor from a comparison ufunc."""
+    name = ufunc.__name__
+    try:
+        return _make(np.asarray(ufunc(raw(operand(x, name)), raw(operand(y, name)))))
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+
+
+def _tensor(x: Any, op: str) -> Any:
+    """Accept a Tensor or anything a Tensor can be made from (for the mt.exp(x) style)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(operand(x, op))

@@ -1,0 +1,78 @@
+"""Matrix product with np.matmul semantics (1-D, 2-D and batched N-D)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import operand
+
+
+class MatMul(Function):
+    """x @ y.   d/dx = grad @ y^T,  d/dy = x^T @ grad  (over the last two axes, batched)
+
+    1-D operands are promoted the way np.matmul promotes them (x to a row, y to a column) and
+    the gradient is reshaped back; the engine sums the batch axes that were broadcast.
+    """
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        _check_matmul(np.shape(x), np.shape(y))
+        self.save_for_backward(x, y)
+        return np.matmul(x, y)
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y = self.saved
+        need_x, need_y = self.needs_input_grad
+        x_vec, y_vec = x.ndim == 1, y.ndim == 1
+        if x_vec and y_vec:
+            return (grad * y if need_x else None), (grad * x if need_y else None)
+        x2 = x[None, :] if x_vec else x
+        y2 = y[:, None] if y_vec else y
+        if x_vec:
+            grad = grad[..., None, :]
+        elif y_vec:
+            grad = grad[..., None]
+        grad_x = grad_y = None
+        if need_x:
+            grad_x = grad @ _swap(y2)
+            if x_vec:
+                grad_x = grad_x[..., 0, :]
+        if need_y:
+            grad_y = _swap(x2) @ grad
+            if y_vec:
+                grad_y = grad_y[..., 0]
+        return grad_x, grad_y
+
+
+def _swap(a: Any) -> Any:
+    """Swap the last two axes of an array or Tensor."""
+    axes = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
+    return a.transpose(axes)
+
+
+def _check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
+    """Raise a ValueError naming both shapes unless np.matmul accepts them."""
+    if len(xs) == 0 or len(ys) == 0:
+        raise ValueError(f"matmul: 0-d operands are not allowed (shapes {xs} and {ys}); use *")
+    k_x = xs[-1]
+    k_y = ys[0] if len(ys) == 1 else ys[-2]
+    if k_x != k_y:
+        raise ValueError(
+            f"matmul: shapes {xs} and {ys} are not aligned: {k_x} (last axis of the first) "
+            f"!= {k_y} ({'only' if len(ys) == 1 else 'second-to-last'} axis of the second)"
+        )
+    bx, by = xs[:-2], ys[:-2]
+    try:
+        np.broadcast_shapes(bx, by)
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch axes of shapes {xs} and {ys} cannot be broadcast together"
+        ) from None
+
+
+def matmul(x: Any, y: Any) -> Tensor:
+    """Matrix product with np.matmul semantics."""
+    return MatMul.apply(operand(x, "matmul"), operand(y, "matmul"))

@@ -1,0 +1,176 @@
+"""Reductions (sum, mean, max, min, logsumexp) and the softmax family.
+
+softmax and log_softmax are fused ops rather than compositions of exp/sum/div: one node instead
+of five, and a backward that never divides by a sum that underflowed (see each docstring).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..shapes import kept_shape, normalize_axis, normalize_one_axis
+from ..tensor import Tensor
+from ._util import raw
+
+
+class _Reduction(Function):
+    """Shared setup: normalised axes and the keepdims shape, for backward to re-expand."""
+
+    def _setup(self, x: np.ndarray, axis: Any, keepdims: bool) -> tuple[int, ...]:
+        axes = normalize_axis(axis, x.ndim, self.name.lower())
+        self.axes, self.keepdims = axes, keepdims
+        self.in_shape, self.kshape = x.shape, kept_shape(x.shape, axes)
+        return axes
+
+    def _expand(self, grad: Any) -> Any:
+        """Reshape a reduced gradient to keepdims form, ready to broadcast against x."""
+        return grad if self.keepdims else grad.reshape(self.kshape)
+
+
+class Sum(_Reduction):
+    """sum(x, axis).   d/dx = 1 (the gradient is broadcast back over the summed axes)"""
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        axes = self._setup(x, axis, keepdims)
+        return np.asarray(x.sum(axis=axes, keepdims=keepdims))
+
+    def backward(self, grad: Any) -> Any:
+        return np.broadcast_to(self._expand(grad), self.in_shape)
+
+
+class Mean(_Reduction):
+    """mean(x, axis).   d/dx = 1 / n, n = number of elements averaged"""
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        axes = self._setup(x, axis, keepdims)
+        self.count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+        return np.asarray(x.mean(axis=axes, keepdims=keepdims))
+
+    def backward(self, grad: Any) -> Any:
+        return np.broadcast_to(self._expand(grad) / (self.count or 1), self.in_shape)
+
+
+class Max(_Reduction):
+    """max(x, axis).   d/dx = 1 / k at the k tied maxima of each slice, 0 elsewhere"""
+
+    _reduce = staticmethod(np.max)
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        axes = self._setup(x, axis, keepdims)
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{self.name.lower()}: cannot reduce an empty axis of shape {x.shape}")
+        out = self._reduce(x, axis=axes, keepdims=True)
+        self.save_for_backward(x == out)
+        return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                      if i not in axes))
+
+    def backward(self, grad: Any) -> Any:
+        (mask,) = self.saved
+        mask = raw(mask).astype(_dtype(grad))
+        return self._expand(grad) * (mask / mask.sum(axis=self.axes, keepdims=True))
+
+
+class Min(Max):
+    """min(x, axis).   d/dx = 1 / k at the k tied minima of each slice, 0 elsewhere"""
+
+    _reduce = staticmethod(np.min)
+
+
+class LogSumExp(_Reduction):
+    """logsumexp(x, axis).   d/dx = exp(x - out) = softmax(x)  (0 for an all -inf slice)"""
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        axes = self._setup(x, axis, keepdims)
+        out = _logsumexp(x, axes)
+        if not keepdims:
+            out = out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        x, out = self.saved
+        out = self._expand(out)
+        bad = np.isneginf(raw(out))
+        if bad.any():
+            out = np.where(bad, 0, out)
+        return self._expand(grad) * np.exp(x - out)
+
+
+def _logsumexp(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Stable log-sum-exp over `axes`, keepdims: shift by the (finite) max first."""
+    shift = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+
+
+class Softmax(Function):
+    """softmax(x, axis).   Jacobian-vector product: d/dx = s * (g - sum(g * s, axis))"""
+
+    def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        self.axis = normalize_one_axis(axis, x.ndim, "softmax")
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True, initial=-np.inf))
+        out = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        gs = grad * out
+        return gs - out * gs.sum(axis=self.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    """log_softmax(x, axis) = x - logsumexp(x).   d/dx = g - softmax(x) * sum(g, axis)"""
+
+    def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        self.axis = normalize_one_axis(axis, x.ndim, "log_softmax")
+        out = x - _logsumexp(x, (self.axis,))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        (out,) = self.saved
+        return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+
+def _dtype(x: Any) -> np.dtype:
+    return raw(x).dtype
+
+
+def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis` (int, tuple, negative or None for all)."""
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis`."""
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over `axis`; tied maxima share the gradient equally."""
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over `axis`; tied minima share the gradient equally."""
+    return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x), axis)) without overflow; an all -inf slice gives -inf."""
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x), axis) without overflow."""
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x, axis) without overflow."""
+    return LogSoftmax.apply(x, axis=axis)

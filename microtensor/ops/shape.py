@@ -1,0 +1,266 @@
+"""Shape ops: reshape, transpose, indexing, concatenate, stack, broadcast_to."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..shapes import normalize_one_axis, unbroadcast
+from ..tensor import Tensor
+
+
+class Reshape(Function):
+    """x.reshape(shape).   d/dx = grad.reshape(x.shape)"""
+
+    def forward(self, x: np.ndarray, shape: tuple[int, ...] = ()) -> np.ndarray:
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} (size {x.size}) "
+                f"into shape {shape}"
+            ) from None
+
+    def backward(self, grad: Any) -> Any:
+        return grad.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    """x.transpose(axes).   d/dx = grad.transpose(inverse permutation)"""
+
+    def forward(self, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+        if axes is None:
+            axes = tuple(range(x.ndim))[::-1]
+        if sorted(a % x.ndim if x.ndim else a for a in axes) != list(range(x.ndim)) or any(
+            not -x.ndim <= a < x.ndim for a in axes
+        ):
+            raise ValueError(
+                f"transpose: axes {tuple(axes)} are not a permutation of the {x.ndim} axes of "
+                f"a tensor of shape {x.shape}"
+            )
+        self.inverse = tuple(np.argsort([a % x.ndim for a in axes]))
+        return x.transpose(axes)
+
+    def backward(self, grad: Any) -> Any:
+        return grad.transpose(self.inverse)
+
+
+class BroadcastTo(Function):
+    """broadcast_to(x, shape).   d/dx = grad summed back to x.shape"""
+
+    def forward(self, x: np.ndarray, shape: tuple[int, ...] = ()) -> np.ndarray:
+        self.in_shape = x.shape
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(
+                f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to shape {shape}"
+            ) from None
+
+    def backward(self, grad: Any) -> Any:
+        return unbroadcast(grad, self.in_shape)
+
+
+class GetItem(Function):
+    """x[index].   d/dx = zeros like x with grad added at `index` (repeats add up)"""
+
+    def forward(self, x: np.ndarray, index: Any = None) -> np.ndarray:
+        self.in_shape, self.index = x.shape, index
+        try:
+            return np.asarray(x[index])
+        except IndexError as e:
+            raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+
+    def backward(self, grad: Any) -> Any:
+        if isinstance(grad, Tensor):
+            return IndexAdd.apply(grad, shape=self.in_shape, index=self.index)
+        return _index_add(grad, self.in_shape, self.index)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with grad added at `index` (the backward of getitem).   d/dg = grad[index]"""
+
+    def forward(self, grad: np.ndarray, shape: tuple[int, ...] = (), index: Any = None) -> Any:
+        self.index = index
+        return _index_add(grad, shape, index)
+
+    def backward(self, grad: Any) -> Any:
+        return grad[self.index]
+
+
+def _index_add(grad: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
+    out = np.zeros(shape, dtype=grad.dtype)
+    if _is_basic(index):
+        out[index] = grad
+    else:
+        np.add.at(out, index, grad)
+    return out
+
+
+def _is_basic(index: Any) -> bool:
+    """True when `index` has no integer or boolean arrays (so no element is selected twice)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, np.ndarray) for i in items)
+
+
+def _clean_index(index: Any) -> Any:
+    """Replace Tensors and lists inside an index by arrays, and check their dtypes."""
+    if isinstance(index, tuple):
+        return tuple(_clean_index_item(i) for i in index)
+    return _clean_index_item(index)
+
+
+def _clean_index_item(i: Any) -> Any:
+    if i is None or i is Ellipsis or isinstance(i, (slice, bool, np.bool_)):
+        return i
+    if isinstance(i, Tensor):
+        i = i.data
+    if isinstance(i, (list, np.ndarray)):
+        arr = np.asarray(i)
+        if arr.size == 0 and arr.dtype.kind == "f":
+            arr = arr.astype(np.intp)
+        if arr.dtype.kind not in "biu":
+            raise IndexError(f"getitem: index arrays must be integer or boolean, got {arr.dtype}")
+        return arr
+    try:
+        return operator.index(i)
+    except TypeError:
+        raise IndexError(
+            f"getitem: only integers, slices, None, ..., and integer or boolean arrays are "
+            f"valid indices, got {type(i).__name__}"
+        ) from None
+
+
+class Concatenate(Function):
+    """concatenate(xs, axis).   d/dx_i = the slice of grad that came from x_i"""
+
+    def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
+        if not xs:
+            raise ValueError("concatenate: need at least one tensor")
+        ndim = np.ndim(xs[0])
+        self.axis = normalize_one_axis(axis, max(ndim, 1), "concatenate") if ndim else 0
+        try:
+            out = np.concatenate(xs, axis=self.axis)
+        except ValueError:
+            shapes = ", ".join(str(np.shape(x)) for x in xs)
+            raise ValueError(
+                f"concatenate: shapes {shapes} must match except along axis {axis}"
+            ) from None
+        self.bounds = np.cumsum([0] + [np.shape(x)[self.axis] for x in xs])
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        lead = (slice(None),) * self.axis
+        b = self.bounds
+        return tuple(
+            grad[lead + (slice(int(b[i]), int(b[i + 1])),)] if need else None
+            for i, need in enumerate(self.needs_input_grad)
+        )
+
+
+class Stack(Function):
+    """stack(xs, axis).   d/dx_i = grad taken at position i along the new axis"""
+
+    def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
+        if not xs:
+            raise ValueError("stack: need at least one tensor")
+        self.axis = normalize_one_axis(axis, np.ndim(xs[0]) + 1, "stack")
+        try:
+            return np.stack(xs, axis=self.axis)
+        except ValueError:
+            shapes = ", ".join(str(np.shape(x)) for x in xs)
+            raise ValueError(f"stack: all shapes must be equal, got {shapes}") from None
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        lead = (slice(None),) * self.axis
+        return tuple(
+            grad[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
+        )
+
+
+def reshape(x: Tensor, shape: Any) -> Tensor:
+    """Same values in a new shape (a tuple or an int; one entry may be -1)."""
+    if isinstance(shape, (list, tuple)):
+        try:
+            shape = tuple(operator.index(n) for n in shape)
+        except TypeError:
+            raise TypeError(f"reshape: shape must be integers, got {shape!r}") from None
+    else:
+        try:
+            shape = (operator.index(shape),)
+        except TypeError:
+            raise TypeError(f"reshape: shape must be integers, got {shape!r}") from None
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x: Tensor, axes: Any = None) -> Tensor:
+    """Permute axes; None reverses them (NumPy's `.T`)."""
+    if axes is not None:
+        try:
+            axes = tuple(operator.index(a) for a in axes)
+        except TypeError:
+            raise TypeError(f"transpose: axes must be integers, got {axes!r}") from None
+    return Transpose.apply(x, axes=axes)
+
+
+def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+    """Exchange two axes."""
+    axes = list(range(x.ndim))
+    a, b = normalize_one_axis(a, x.ndim, "swapaxes"), normalize_one_axis(b, x.ndim, "swapaxes")
+    axes[a], axes[b] = axes[b], axes[a]
+    return Transpose.apply(x, axes=tuple(axes))
+
+
+def squeeze(x: Tensor, axis: Any = None) -> Tensor:
+    """Drop length-one axes (all of them, or those in `axis`)."""
+    if axis is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        from ..shapes import normalize_axis
+
+        axes = normalize_axis(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} is not of length one")
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return Reshape.apply(x, shape=shape)
+
+
+def expand_dims(x: Tensor, axis: int) -> Tensor:
+    """Insert a length-one axis at `axis`."""
+    a = normalize_one_axis(axis, x.ndim + 1, "expand_dims")
+    return Reshape.apply(x, shape=x.shape[:a] + (1,) + x.shape[a:])
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """View `x` with NumPy broadcasting to `shape`; the gradient is summed back."""
+    shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
+    return BroadcastTo.apply(x if isinstance(x, Tensor) else Tensor(x), shape=shape)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """x[index]: slices, ints, None, ..., integer/boolean arrays or lists, mixed."""
+    return GetItem.apply(x, index=_clean_index(index))
+
+
+def concatenate(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate.apply(*_sequence(tensors, "concatenate"), axis=axis)
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    return Stack.apply(*_sequence(tensors, "stack"), axis=axis)
+
+
+def _sequence(tensors: Any, op: str) -> list[Any]:
+    if isinstance(tensors, (Tensor, np.ndarray)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
+    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not items:
+        raise ValueError(f"{op}: need at least one tensor")
+    return items
