@@ -80,6 +80,7 @@ class Pow(Function):
 
     def forward(self, x: Any, y: Any) -> np.ndarray:
         out = np.asarray(x**y)
+        self.exponent = y if np.ndim(y) == 0 else None
         self.save_for_backward(x, y, out)
         return out
 
