@@ -1,0 +1,25 @@
+"""nn: models on top of microtensor: modules, layers, losses, optimizers, init and io.
+
+    import microtensor as mt
+    import nn
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+    loss = nn.MSELoss(reduction="sum")(model(x), y)
+"""
+
+from . import functional, init, optim, utils  # noqa: I001
+from .io import load, load_metadata, save
+from .layers import Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .containers import ModuleList, Sequential
+from .module import IncompatibleKeys, Module, Parameter
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Identity",
+    "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "datasets", "functional", "init", "load", "load_metadata", "manual",
+    "optim", "save", "utils",
+]
+
+from . import datasets, manual  # noqa: E402  (they build on the layers above)
+from .estimator import NeuralNetwork  # noqa: E402

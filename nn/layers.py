@@ -1,0 +1,142 @@
+"""Layers: Linear and the activations as modules, plus Dropout and Identity."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from microtensor import Tensor
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x @ weight + bias, with weight of shape (in_features, out_features), so a batch of
+    rows `x` (n, in) maps to (n, out) like the seeds' `X W`.
+
+    Initialised like PyTorch: weight and bias uniform in +-1/sqrt(in_features) (kaiming_uniform
+    with a = sqrt(5)), drawn from the shared generator (`mt.manual_seed` repeats them).
+    `dtype=np.float32` makes a float32 layer.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = np.float64) -> None:
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"Linear: in_features and out_features must be positive, got {in_features} "
+                f"and {out_features}"
+            )
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.bias: Parameter | None = None
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+            bound = 1 / math.sqrt(in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x @ weight (+ bias)."""
+        y = x @ self.weight
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def forward(self, x: Any) -> Any:
+        """x."""
+        return x
+
+
+class Sigmoid(Module):
+    """sigmoid(x) = 1 / (1 + exp(-x)), elementwise and stable for any x."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """sigmoid(x)."""
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """tanh(x)."""
+        return F.tanh(x)
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """relu(x)."""
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, negative_slope * x elsewhere."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        """leaky_relu(x)."""
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along `axis` (default the last), without overflow."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        """softmax(x, axis)."""
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Module):
+    """x - logsumexp(x) along `axis` (default the last), without overflow."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        """log_softmax(x, axis)."""
+        return F.log_softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode each element is zeroed with probability `p` and the
+    survivors scaled by 1 / (1 - p), so evaluation mode (`model.eval()`) is the identity.
+    The mask comes from the shared generator (`mt.manual_seed` repeats it)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        """dropout(x, p) in training mode, x in evaluation mode."""
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

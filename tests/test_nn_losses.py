@@ -1,0 +1,272 @@
+"""nn.functional losses and the loss modules: NumPy references, gradcheck, stability, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import microtensor as mt
+import nn
+import nn.functional as F
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(a, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](a)
+
+
+def _log_softmax(a):
+    m = a.max(axis=-1, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
+
+
+def _t(a):
+    return mt.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+
+
+floats = st.floats(-5, 5, allow_nan=False, width=64)
+batches = st.tuples(st.integers(1, 6), st.integers(2, 5))
+
+
+@st.composite
+def logits_and_labels(draw):
+    n, c = draw(batches)
+    logits = draw(hnp.arrays(np.float64, (n, c), elements=floats))
+    labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+    return logits, labels
+
+
+@st.composite
+def pairs(draw, lo=-5.0, hi=5.0, tlo=-5.0, thi=5.0):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=5))
+    x = draw(hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False)))
+    y = draw(hnp.arrays(np.float64, shape, elements=st.floats(tlo, thi, allow_nan=False)))
+    return x, y
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=pairs())
+def test_mse_loss_matches_numpy(data, reduction):
+    x, y = data
+    got = F.mse_loss(mt.Tensor(x), y, reduction).data
+    np.testing.assert_allclose(got, _reduce((x - y) ** 2, reduction), rtol=1e-12, atol=1e-12)
+    l1 = F.l1_loss(mt.Tensor(x), y, reduction).data
+    np.testing.assert_allclose(l1, _reduce(np.abs(x - y), reduction), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=pairs(lo=0.01, hi=0.99, tlo=0.0, thi=1.0))
+def test_binary_cross_entropy_matches_numpy(data, reduction):
+    p, y = data
+    expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    got = F.binary_cross_entropy(mt.Tensor(p), y, reduction=reduction).data
+    np.testing.assert_allclose(got, _reduce(expected, reduction), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=pairs(lo=-30.0, hi=30.0, tlo=0.0, thi=1.0))
+def test_binary_cross_entropy_with_logits_matches_numpy(data, reduction):
+    x, y = data
+    expected = np.logaddexp(0, x) - x * y
+    got = F.binary_cross_entropy_with_logits(mt.Tensor(x), y, reduction=reduction).data
+    np.testing.assert_allclose(got, _reduce(expected, reduction), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=logits_and_labels())
+def test_cross_entropy_and_nll_match_numpy(data, reduction):
+    logits, labels = data
+    lsm = _log_softmax(logits)
+    expected = _reduce(-lsm[np.arange(len(labels)), labels], reduction)
+    for target in (labels, labels.tolist(), mt.Tensor(labels)):
+        got = F.cross_entropy(mt.Tensor(logits), target, reduction).data
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    nll = F.nll_loss(mt.Tensor(lsm), labels, reduction).data
+    np.testing.assert_allclose(nll, expected, rtol=1e-10, atol=1e-12)
+    onehot = F.one_hot(labels, logits.shape[1])
+    probs = F.cross_entropy(mt.Tensor(logits), onehot, reduction).data
+    np.testing.assert_allclose(probs, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_losses_gradcheck(reduction):
+    rng = np.random.default_rng(0)
+    x = _t(rng.normal(size=(4, 3)))
+    y = rng.uniform(size=(4, 3))
+    p = _t(rng.uniform(0.05, 0.95, size=(4, 3)))
+    labels = np.array([0, 2, 1, 2])
+    cases = [
+        (lambda a: F.mse_loss(a, y, reduction), x),
+        (lambda a: F.l1_loss(a, y + 3, reduction), x),
+        (lambda a: F.binary_cross_entropy(a, y, reduction=reduction), p),
+        (lambda a: F.binary_cross_entropy(a, y, weight=np.arange(3.0), reduction=reduction), p),
+        (lambda a: F.binary_cross_entropy_with_logits(a, y, reduction=reduction), x),
+        (lambda a: F.binary_cross_entropy_with_logits(a, y, pos_weight=np.array([1.0, 2, 3]),
+                                                      reduction=reduction), x),
+        (lambda a: F.cross_entropy(a, labels, reduction), x),
+        (lambda a: F.cross_entropy(a, y / y.sum(1, keepdims=True), reduction), x),
+        (lambda a: F.nll_loss(a.log_softmax(), labels, reduction), x),
+    ]
+    for fn, inp in cases:
+        assert mt.gradcheck(fn, [inp])
+
+
+def test_losses_gradcheck_with_respect_to_targets_and_second_order():
+    rng = np.random.default_rng(1)
+    x, y = _t(rng.normal(size=(3, 2))), _t(rng.uniform(0.1, 0.9, size=(3, 2)))
+    p = _t(rng.uniform(0.1, 0.9, size=(3, 2)))
+    assert mt.gradcheck(F.binary_cross_entropy, [p, y])
+    assert mt.gradcheck(F.binary_cross_entropy_with_logits, [x, y])
+    assert mt.gradcheck(F.mse_loss, [x, y])
+    assert mt.gradgradcheck(F.binary_cross_entropy, [p, y])
+    assert mt.gradgradcheck(lambda a: F.binary_cross_entropy_with_logits(a, y), [x])
+    assert mt.gradgradcheck(lambda a: F.cross_entropy(a, [0, 1, 1]), [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_stable_at_huge_logits(dtype):
+    a = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0], [1e4, 1e4, -1e4]], dtype=dtype)
+    y = np.array([[1, 0, 1], [1, 0, 0], [0, 1, 1]], dtype=dtype)
+    cases = [
+        lambda x: F.cross_entropy(x, [1, 0, 2]),
+        lambda x: F.cross_entropy(x, y / y.sum(1, keepdims=True)),
+        lambda x: F.nll_loss(x.log_softmax(), [0, 2, 1]),
+        lambda x: F.binary_cross_entropy_with_logits(x, y),
+        lambda x: F.binary_cross_entropy_with_logits(x, y, pos_weight=np.full(3, 2.0)),
+        lambda x: F.binary_cross_entropy(x.sigmoid(), y),
+        lambda x: F.mse_loss(x.softmax(), y),
+    ]
+    for fn in cases:
+        x = mt.Tensor(a.copy(), requires_grad=True)
+        loss = fn(x)
+        loss.backward()
+        assert loss.dtype == dtype and x.grad.dtype == dtype
+        assert np.isfinite(loss.data).all() and np.isfinite(x.grad.data).all()
+
+
+def test_binary_cross_entropy_clamps_log_at_minus_100():
+    p = mt.tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
+    loss = F.binary_cross_entropy(p, [1.0, 0.0, 0.0, 1.0], reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, 0.0, 0.0])
+    loss.sum().backward()
+    assert np.isfinite(p.grad.data).all()
+    np.testing.assert_allclose(p.grad.data, [-1e12, 1e12, 0.0, 0.0])
+
+
+def test_cross_entropy_probabilities_match_soft_label_formula():
+    rng = np.random.default_rng(2)
+    logits, probs = rng.normal(size=(5, 4)), rng.dirichlet(np.ones(4), size=5)
+    got = F.cross_entropy(mt.Tensor(logits), probs, reduction="none").data
+    np.testing.assert_allclose(got, -(probs * _log_softmax(logits)).sum(-1), rtol=1e-12)
+
+
+def test_cross_entropy_single_sample_and_extra_axes():
+    logits = np.array([0.5, 1.5, -1.0])
+    got = F.cross_entropy(mt.Tensor(logits), 1).data
+    np.testing.assert_allclose(got, -_log_softmax(logits)[1])
+    batch = np.random.default_rng(3).normal(size=(2, 3, 4))
+    labels = np.array([[0, 1, 3], [2, 2, 0]])
+    got = F.cross_entropy(mt.Tensor(batch), labels, reduction="none").data
+    lsm = _log_softmax(batch)
+    np.testing.assert_allclose(got, -np.take_along_axis(lsm, labels[..., None], -1)[..., 0])
+
+
+def test_class_label_errors_name_the_bad_label():
+    x = mt.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"class label 4 at index 1 .* for 4 classes"):
+        F.cross_entropy(x, [0, 4, 1])
+    with pytest.raises(ValueError, match=r"class label -1 at index 2"):
+        F.nll_loss(x, np.array([0, 1, -1]))
+    with pytest.raises(ValueError, match=r"class label 1.5 at index 1 is not a whole number"):
+        F.cross_entropy(x, [0.0, 1.5, 1.0])
+    with pytest.raises(ValueError, match=r"class label nan at index 0"):
+        F.cross_entropy(x, [np.nan, 1.0, 1.0])
+    with pytest.raises(TypeError, match="must be integers, got dtype bool"):
+        F.cross_entropy(x, [True, False, True])
+    whole = F.cross_entropy(x, mt.tensor([0, 3, 1]))  # mt.tensor makes float64 labels
+    assert whole.item() == F.cross_entropy(x, [0, 3, 1]).item()
+    with pytest.raises(ValueError, match=r"labels of shape \(2,\)"):
+        F.cross_entropy(x, [0, 1])
+    with pytest.raises(ValueError, match="0-d"):
+        F.cross_entropy(mt.tensor(1.0), 0)
+
+
+def test_loss_errors_for_bad_reduction_shapes_and_probabilities():
+    x = mt.zeros(3, 1)
+    for fn in (F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        with pytest.raises(ValueError, match="reduction"):
+            fn(x, np.zeros((3, 1)), reduction="avg")
+        with pytest.raises(ValueError, match=r"target shape \(3,\) differs"):
+            fn(x, np.zeros(3))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.CrossEntropyLoss(reduction="max")
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        F.binary_cross_entropy(mt.tensor([0.5, 1.5]), [0.0, 1.0])
+
+
+def test_loss_modules_match_functional():
+    rng = np.random.default_rng(4)
+    x, y = mt.Tensor(rng.normal(size=(4, 3))), rng.uniform(size=(4, 3))
+    p = x.sigmoid()
+    labels = [0, 1, 2, 1]
+    pairs_ = [
+        (nn.MSELoss(reduction="sum")(x, y), F.mse_loss(x, y, "sum")),
+        (nn.L1Loss()(x, y), F.l1_loss(x, y)),
+        (nn.BCELoss()(p, y), F.binary_cross_entropy(p, y)),
+        (nn.BCEWithLogitsLoss(pos_weight=np.ones(3) * 2)(x, y),
+         F.binary_cross_entropy_with_logits(x, y, pos_weight=np.ones(3) * 2)),
+        (nn.CrossEntropyLoss(reduction="none")(x, labels), F.cross_entropy(x, labels, "none")),
+        (nn.NLLLoss()(x.log_softmax(), labels), F.nll_loss(x.log_softmax(), labels)),
+    ]
+    for a, b in pairs_:
+        np.testing.assert_array_equal(a.data, b.data)
+    assert repr(nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+
+
+def test_losses_match_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(6, 4)) * 3, rng.uniform(size=(6, 4))
+    labels = rng.integers(0, 4, size=6)
+    p = 1 / (1 + np.exp(-x))
+    pw = np.array([0.5, 1.0, 2.0, 3.0])
+    tx, ty, tp = torch.tensor(x), torch.tensor(y), torch.tensor(p)
+    for red in REDUCTIONS:
+        checks = [
+            (F.binary_cross_entropy(mt.Tensor(p), y, reduction=red),
+             tf.binary_cross_entropy(tp, ty, reduction=red)),
+            (F.binary_cross_entropy_with_logits(mt.Tensor(x), y, pos_weight=pw, reduction=red),
+             tf.binary_cross_entropy_with_logits(tx, ty, pos_weight=torch.tensor(pw),
+                                                 reduction=red)),
+            (F.cross_entropy(mt.Tensor(x), labels, red),
+             tf.cross_entropy(tx, torch.tensor(labels), reduction=red)),
+            (F.cross_entropy(mt.Tensor(x), y, red), tf.cross_entropy(tx, ty, reduction=red)),
+        ]
+        for ours, theirs in checks:
+            np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    edge = np.array([0.0, 1.0, 0.3])
+    ours = mt.Tensor(edge.copy(), requires_grad=True)
+    theirs = torch.tensor(edge, requires_grad=True)
+    F.binary_cross_entropy(ours, [1.0, 0.0, 1.0], reduction="sum").backward()
+    tf.binary_cross_entropy(theirs, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64),
+                         reduction="sum").backward()
+    # torch keeps its 1e-12 floor in float32 (9.99999996e-13), hence rtol 1e-8
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-8)
+
+
+def test_activation_functions_extra():
+    a = np.array([-50.0, -1.0, 0.5, 800.0])
+    np.testing.assert_allclose(F.softplus(mt.Tensor(a)).data, np.logaddexp(0, a), rtol=1e-12)
+    x = mt.Tensor(a[:3], requires_grad=True)
+    assert mt.gradcheck(F.softplus, [x]) and mt.gradgradcheck(F.softplus, [x])
+    small = F.binary_cross_entropy_with_logits(mt.tensor([40.0, -40.0]), [1.0, 0.0],
+                                               reduction="none")
+    np.testing.assert_allclose(small.data, np.logaddexp(0, -40.0), rtol=1e-12)
+    np.testing.assert_allclose(F.leaky_relu(mt.Tensor(a), 0.1).data, np.where(a > 0, a, 0.1 * a))
+    w, b = mt.ones(4, 2), mt.ones(2)
+    np.testing.assert_allclose(F.linear(mt.Tensor(a[None]), w, b).data, [[a.sum() + 1] * 2])
+    with pytest.raises(ValueError, match="out of range"):
+        F.one_hot([0, 3], 3)
