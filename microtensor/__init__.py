@@ -51,6 +51,7 @@ from .ops import max as max  # noqa: PLC0414 - re-export under NumPy's name
 from .ops import min as min  # noqa: PLC0414
 from .random import default_generator, manual_seed
 from .tensor import RemovableHandle, Tensor  # first: the ops import it
+from . import viz  # noqa: F401 - mt.viz (graphviz itself is imported only when drawing)
 
 __version__ = "0.1.0"
 
