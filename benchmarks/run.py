@@ -1,0 +1,211 @@
+"""Side-by-side timings: microtensor against hand-written NumPy (and PyTorch when installed).
+
+Run from the repository root:
+
+    python -m benchmarks.run            # full run, a few minutes
+    python -m benchmarks.run --quick    # ~30 s smoke run (what CI runs; it asserts nothing)
+
+Implementations run interleaved (A B C A B C ...), so a slow phase of the machine hits all of
+them alike; each number is the median over rounds of the mean step time within a round.
+Every implementation starts from the same weights and takes the same number of steps, and the
+final losses are printed side by side: if they disagree, the timing compares different work.
+Results go to stdout as a table and to a JSON file (`--json`, default
+benchmarks/results/latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import workloads as wl
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def time_interleaved(impls: dict[str, wl.Workload], rounds: int, steps: int,
+                     warmup: int) -> dict[str, dict[str, float]]:
+    """Median seconds per step of each implementation, measured in interleaved rounds."""
+    for w in impls.values():
+        for _ in range(warmup):
+            w.step()
+    samples: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(rounds):
+        for name, w in impls.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                w.step()
+            samples[name].append((time.perf_counter() - t0) / steps)
+    return {name: {"median_s": statistics.median(s), "min_s": min(s), "loss": w.loss()}
+            for (name, s), w in zip(samples.items(), impls.values())}
+
+
+def peak_memory(make: Any, spec: wl.Spec) -> float:
+    """Peak bytes that NumPy allocates during two training steps (tracemalloc sees NumPy)."""
+    w = make(spec)
+    w.step()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    w.step()
+    w.step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return float(peak)
+
+
+def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
+    """Time every workload in every available implementation."""
+    results = []
+    have_torch = _torch_available()
+    for title, make_spec in wl.SPECS.items():
+        if only and not title.startswith(only):
+            continue
+        big = title.startswith("W4")
+        spec = wl.spec_w4(1024 if quick else 8192) if big else make_spec()
+        impls = {"numpy": wl.numpy_impl(spec), "microtensor": wl.microtensor_impl(spec)}
+        if have_torch:
+            import torch
+
+            torch.set_num_threads((os.cpu_count() or 1) if big else 1)
+            impls["torch"] = wl.torch_impl(spec)
+        if big:
+            rounds, steps, warmup = (3, 1, 1) if quick else (7, 1, 2)
+        else:
+            rounds, steps, warmup = (5, 50, 20) if quick else (15, 200, 100)
+        timing = time_interleaved(impls, rounds, steps, warmup)
+        base = timing["numpy"]["median_s"]
+        if big:
+            title = title.replace("8192 rows", f"{spec.X.shape[0]} rows")
+        row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps}
+        for name, t in timing.items():
+            row[name] = {**t, "ratio_to_numpy": t["median_s"] / base}
+        if big:
+            mem_np = peak_memory(wl.numpy_impl, spec)
+            mem_mt = peak_memory(wl.microtensor_impl, spec)
+            row["peak_bytes"] = {"numpy": mem_np, "microtensor": mem_mt,
+                                 "ratio": mem_mt / mem_np}
+        results.append(row)
+        _print_row(row)
+    return results
+
+
+def run_overhead(quick: bool) -> dict[str, Any]:
+    """Per-op overhead (one add + backward on 4x4), a 10-op chain, and long chains."""
+    import microtensor as mt
+
+    a = mt.randn(4, 4, requires_grad=True)
+    b = mt.randn(4, 4)
+    seed = np.ones((4, 4))
+    an, bn = a.data, b.data
+    n = 2000 if quick else 20000
+
+    def best(fn: Any, number: int) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - t0) / number)
+        return min(times)
+
+    def add_fwd_bwd() -> None:
+        (a + b).backward(seed)
+
+    def chain10() -> None:
+        y = a
+        for _ in range(10):
+            y = y * 1.0001
+        y.backward(seed)
+
+    out = {
+        "add_fwd_bwd_4x4_us": best(add_fwd_bwd, n) * 1e6,
+        "numpy_add_4x4_us": best(lambda: an + bn, n) * 1e6,
+        "chain10_fwd_bwd_us": best(chain10, n // 10) * 1e6,
+    }
+    for length in (10_000, 100_000) if quick else (10_000, 100_000, 300_000):
+        x = mt.tensor(1.0, requires_grad=True)
+        t0 = time.perf_counter()
+        y = x
+        for _ in range(length):
+            y = y * 1.0
+        t1 = time.perf_counter()
+        y.backward()
+        t2 = time.perf_counter()
+        out[f"chain_{length}_forward_s"] = t1 - t0
+        out[f"chain_{length}_backward_s"] = t2 - t1
+        out[f"chain_{length}_us_per_op"] = (t2 - t0) / length * 1e6
+    print("\nper-op overhead")
+    for k, v in out.items():
+        print(f"  {k:<32} {v:10.3f}")
+    return out
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    names = [k for k in ("numpy", "microtensor", "torch") if k in row]
+    print(f"\n{row['workload']}  ({row['steps_each']} steps each)")
+    print(f"  {'impl':<12} {'median/step':>12} {'x numpy':>8} {'final loss':>16}")
+    for k in names:
+        r = row[k]
+        print(f"  {k:<12} {_fmt(r['median_s']):>12} {r['ratio_to_numpy']:>8.2f} "
+              f"{r['loss']:>16.8g}")
+    if "torch" in row:
+        ratio = row["torch"]["median_s"] / row["microtensor"]["median_s"]
+        print(f"  torch / microtensor = {ratio:.2f}")
+    if "peak_bytes" in row:
+        p = row["peak_bytes"]
+        print(f"  peak NumPy memory: numpy {p['numpy'] / 2**20:.0f} MiB, microtensor "
+              f"{p['microtensor'] / 2**20:.0f} MiB ({p['ratio']:.2f}x)")
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print and save."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
+    parser.add_argument("--only", help="run only workloads whose title starts with this (W1..W4)")
+    parser.add_argument("--json", default="benchmarks/results/latest.json",
+                        help="where to write the results")
+    args = parser.parse_args(argv)
+    info = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": None,
+    }
+    if _torch_available():
+        import torch
+
+        info["torch"] = torch.__version__
+    print("machine:", json.dumps(info))
+    results = {"info": info, "workloads": run_workloads(args.quick, args.only)}
+    if not args.only:
+        results["overhead"] = run_overhead(args.quick)
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nresults written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
