@@ -18,8 +18,8 @@ __all__ = [
     "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Tanh", "datasets", "functional", "init", "load", "load_metadata", "manual",
-    "optim", "save", "utils",
+    "optim", "save", "study", "utils",
 ]
 
-from . import datasets, manual  # noqa: E402  (they build on the layers above)
+from . import datasets, manual, study  # noqa: E402  (they build on the layers above)
 from .estimator import NeuralNetwork  # noqa: E402

@@ -55,6 +55,9 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike[str],
     if not folder.is_dir():
         raise FileNotFoundError(f"save: folder {str(folder)!r} does not exist (saving {path})")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a saved model reads like any new file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

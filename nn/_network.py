@@ -1,0 +1,84 @@
+"""Building blocks of `nn.NeuralNetwork`: its layers, their starting weights, its optimizer
+and its learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .layers import Linear, ReLU, Sigmoid, Tanh
+from .module import Module, Sequential
+from .optim import SGD, Adam, CosineAnnealingLR, ExponentialLR, LambdaLR, StepLR
+
+ACTIVATIONS: dict[str, Callable[[], Module]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
+INITS = ("small", "randn", "xavier", "kaiming")
+SCHEDULES = ("step", "exponential", "cosine")
+
+
+def build_network(
+    sizes: list[int], intercept: bool, activation: str, init: str, random_state: int | None
+) -> Sequential:
+    """Linear layers of the given sizes with the activation between them (none after the last:
+    it gives logits), initialised in the article's layout: each layer's [bias; weight] drawn
+    as one (in + 1) x out matrix, layer by layer, so that a given random_state starts from the
+    same numbers as nn.manual's training loops. The first layer has a bias only when the
+    design has an intercept; later layers always do (the article's [1, h])."""
+    rng = np.random.default_rng(random_state)
+    layers: list[Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        has_bias = intercept or i > 0
+        layer = Linear(fan_in, fan_out, bias=has_bias)
+        rows = fan_in + int(has_bias)
+        if init in ("small", "randn"):
+            scale = 0.01 if init == "small" else 1.0
+            w = scale * rng.standard_normal((rows, fan_out))
+        else:
+            fan = fan_in + fan_out if init == "xavier" else fan_in
+            std = math.sqrt(2.0 / fan)
+            w = np.vstack(
+                [np.zeros((int(has_bias), fan_out)), std * rng.standard_normal((fan_in, fan_out))]
+            )
+        layer.weight.data[...] = w[int(has_bias) :]
+        if has_bias:
+            layer.bias.data[...] = w[0]
+        layers.append(layer)
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return Sequential(*layers)
+
+
+def make_optimizer(
+    model: Sequential, optimizer: str, lr: float, momentum: float, weight_decay: float
+) -> Any:
+    """SGD (with momentum) or Adam over the model; weight decay on the weights only, since
+    penalising the biases (the intercepts) would pull the fit toward zero for no gain."""
+    weights = [m.weight for m in model if isinstance(m, Linear)]
+    biases = [m.bias for m in model if isinstance(m, Linear) and m.bias is not None]
+    groups: list[dict[str, Any]] = [{"params": weights}]
+    if biases:
+        groups.append({"params": biases, "weight_decay": 0.0})
+    if optimizer == "adam":
+        return Adam(groups, lr=lr, weight_decay=weight_decay)
+    return SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def make_schedule(
+    opt: Any,
+    schedule: str | Callable[[int], float] | None,
+    gamma: float,
+    step: int,
+    iterations: int,
+) -> Any:
+    """The learning-rate schedule for one `train` call, or None for a constant rate."""
+    if schedule is None:
+        return None
+    if callable(schedule):
+        return LambdaLR(opt, schedule)
+    if schedule == "step":
+        return StepLR(opt, step_size=step, gamma=gamma)
+    if schedule == "exponential":
+        return ExponentialLR(opt, gamma=gamma)
+    return CosineAnnealingLR(opt, T_max=max(iterations, 1))

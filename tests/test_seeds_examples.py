@@ -1,0 +1,66 @@
+"""The seed examples run, print what the articles print and save their pictures."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+pytest.importorskip("matplotlib")
+
+
+def run_example(name: str, out: Path, *args: str) -> str:
+    # the checkout first on the path, installed or not
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--out", str(out), *args],
+        env={**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_xor_example_prints_the_articles_table(tmp_path):
+    text = run_example("xor_seed0.py", tmp_path)
+    rows = re.findall(r"^(\d) +([0-9.]+) +([01])$", text, flags=re.MULTILINE)
+    assert [(i, a) for i, _, a in rows] == [("1", "0"), ("2", "1"), ("3", "1"), ("4", "0")]
+    assert all(abs(float(p) - float(a)) < 0.05 for _, p, a in rows)
+    assert (tmp_path / "xor_loss.png").stat().st_size > 0
+
+
+def test_hotdogs_example_compares_the_four_models(tmp_path):
+    text = run_example("hotdogs_seed1.py", tmp_path, "--iterations", "1500")
+    acc = dict(
+        re.findall(
+            r"^(logistic regression|hidden = \d+) +accuracy (\d+)%", text, flags=re.MULTILINE
+        )
+    )
+    assert set(acc) == {"logistic regression", "hidden = 1", "hidden = 5", "hidden = 30"}
+    assert 62 <= int(acc["logistic regression"]) <= 72
+    assert int(acc["hidden = 30"]) >= int(acc["hidden = 5"]) >= 75
+    assert (tmp_path / "hotdogs_boundaries.png").stat().st_size > 0
+
+
+def test_iris_example_prints_the_trace(tmp_path):
+    text = run_example("iris_seed1.py", tmp_path, "--iterations", "2000")
+    assert re.search(r"^Iteration 1000\tLoss [0-9.]+\tAccuracy [0-9.]+$", text, re.MULTILINE)
+    assert "predicted" in text and (tmp_path / "iris_loss.png").stat().st_size > 0
+
+
+def test_autodiff_vs_manual_example_agrees(tmp_path):
+    text = run_example("autodiff_vs_manual.py", tmp_path)
+    diffs = [float(d) for d in re.findall(r" ([0-9.]+e[+-]\d+)$", text, flags=re.MULTILINE)]
+    assert len(diffs) == 10  # 2 + 4 + 4 parameters
+    assert max(diffs) < 1e-10  # the max |diff| column, one per parameter
+    assert (tmp_path / "autodiff_vs_manual.png").stat().st_size > 0
