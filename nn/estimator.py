@@ -254,18 +254,32 @@ class NeuralNetwork:
             self._opt, self.lr_schedule, self.lr_gamma, self.lr_step, iterations
         )
         x = mt.Tensor(self.X_)
+        params = list(self.model_.parameters())
         for i in range(1, iterations + 1):
-            out = self.model_(x)
-            loss = self._loss(out, self._target)
-            value = loss.item() + self._penalty()  # both at this iteration's weights
-            if not math.isfinite(value):
+            before = None
+            try:
+                out = self.model_(x)
+                loss = self._loss(out, self._target)
+                value = loss.item() + self._penalty()  # both at this iteration's weights
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"the loss became {value}")
+                self._opt.zero_grad()
+                loss.backward()
+                before = [p.data.copy() for p in params]
+                self._opt.step()
+                if not all(np.isfinite(p.data).all() for p in params):
+                    raise FloatingPointError("a step made the weights non-finite")
+            except FloatingPointError as e:
+                # under np.errstate(...="raise") NumPy stops inside an op instead; either way
+                # the weights go back to those of the last finite iteration
+                if before is not None:
+                    for p, b in zip(params, before):
+                        p.data[...] = b
                 raise FloatingPointError(
-                    f"train: the loss became {value} at iteration {i}; the steps are too large "
-                    f"(learn_rate {learn_rate}): try a smaller one"
-                )
-            self._opt.zero_grad()
-            loss.backward()
-            self._opt.step()
+                    f"train: diverged at iteration {i}: {e}; the steps are too large "
+                    f"(learn_rate {learn_rate}): try a smaller one. The weights are those "
+                    f"after iteration {i - 1}."
+                ) from None
             if schedule is not None:
                 schedule.step()
             self.loss_history_.append(value)

@@ -132,12 +132,9 @@ def _read(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, Any]]:
     return data, header
 
 
-def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
-    """Read a safetensors file into a dict of name -> ndarray (pass it to
-    `module.load_state_dict`, which matches by name: the keys come in the file's order, which
-    safetensors sorts, not in the model's). With `with_metadata=True`, return `(arrays, metadata)`.
-    A missing file is a FileNotFoundError; an empty, truncated or foreign file (or a forged
-    header) a ValueError naming the path."""
+def _parse(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every tensor and the metadata of a safetensors file, fully checked: the header, the
+    byte ranges (by safetensors itself) and the dtypes (real numbers or booleans only)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load as _from_bytes
 
@@ -146,13 +143,27 @@ def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
         arrays = _from_bytes(data)
     except (SafetensorError, ValueError, TypeError) as e:
         raise ValueError(f"load: {str(path)!r} is not a valid safetensors file ({e})") from None
+    for key, value in arrays.items():
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"load: {str(path)!r}: tensor {key!r} has dtype {value.dtype}, which microtensor "
+                "cannot hold (real numbers or booleans only)"
+            )
     arrays = {k: np.array(v, copy=True) for k, v in arrays.items()}
-    if with_metadata:
-        return arrays, dict(header.get("__metadata__") or {})
-    return arrays
+    return arrays, dict(header.get("__metadata__") or {})
+
+
+def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
+    """Read a safetensors file into a dict of name -> ndarray (pass it to
+    `module.load_state_dict`, which matches by name: the keys come in the file's order, which
+    safetensors sorts, not in the model's). With `with_metadata=True`, return `(arrays, metadata)`.
+    A missing file is a FileNotFoundError; an empty, truncated or foreign file (or a forged
+    header, or a complex or other non-real dtype) a ValueError naming the path."""
+    arrays, metadata = _parse(path)
+    return (arrays, metadata) if with_metadata else arrays
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The string metadata stored in a safetensors file by `save(..., metadata=...)`."""
-    _, header = _read(path)
-    return dict(header.get("__metadata__") or {})
+    """The string metadata stored in a safetensors file by `save(..., metadata=...)`, after
+    the same checks as `load` (a file `load` refuses has no metadata to trust)."""
+    return _parse(path)[1]

@@ -52,7 +52,11 @@ def train_network(net: Any, iterations: int, lr: float, tolerance: float, desc: 
             bar.set_postfix(post, refresh=False)
 
     try:
-        net.train(iterations, learn_rate=lr, tolerance=tolerance, trace=0, callback=report)
+        # divergence is caught by the estimator (non-finite loss or weights): NumPy's own
+        # overflow warnings would only add noise before that one clear error
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            net.train(iterations, learn_rate=lr, tolerance=tolerance, trace=0,
+                      callback=report)
     finally:
         bar.close()
     return net

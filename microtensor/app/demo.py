@@ -98,7 +98,7 @@ def run_demo(out: Path, quick: bool = False) -> int:
     model, losses, Xt, yt = xor_run()
     with mt.no_grad():
         pred = model(Xt).numpy().ravel()
-    table = "Predicted Actual\n" + "\n".join(
+    table = "  Predicted Actual\n" + "\n".join(
         f"{i + 1} {p:9.3f} {a:6.0f}" for i, (p, a) in enumerate(zip(pred, yt.numpy().ravel())))
     _say(table)
     curve = plots.loss_curves(out / "xor_loss.png", {"sum of squares": losses},
