@@ -110,15 +110,21 @@ def _run(
     targets: list[Tensor] | None,
 ) -> dict[int, Any]:
     """Propagate `seeds` from `roots`. With `targets`, collect their gradients in a dict (by
-    id) instead of touching `.grad`; otherwise accumulate into the leaves' `.grad`."""
+    id) instead of touching `.grad`; otherwise accumulate into the leaves' `.grad`.
+
+    `.grad` is written only after the whole walk succeeded (leaf gradients and retained
+    non-leaf gradients are gathered first, then committed), so a backward that fails half way
+    (a wrong-shaped gradient, a hook that raises) leaves every `.grad` as it was.
+    """
     found: dict[int, Any] = {}
     target_ids = None if targets is None else {id(t) for t in targets}
     target_nodes = None if targets is None else {
         t.grad_fn: id(t) for t in targets if t.grad_fn is not None}
+    pending: dict[int, list[Any]] = {}  # id(tensor) -> [tensor, summed gradient]
     grads: dict[Any, Any] = {}
     for t, g in zip(roots, seeds):
         if t.grad_fn is None:
-            _deliver(t, g, create_graph, target_ids, found)
+            _deliver(t, g, target_ids, found, pending)
         else:
             n = t.grad_fn
             grads[n] = grads[n] + g if n in grads else g
@@ -135,10 +141,10 @@ def _run(
             if g is not None and (needed is None or n in needed):
                 if n._hooks:
                     g = _call_hooks(n._hooks, g, create_graph)
-                if n._retain is not None:
+                if n._retain is not None and targets is None:
                     owner = n._retain()
                     if owner is not None:
-                        owner.grad = g if create_graph else _make(np.array(g))
+                        _gather(pending, owner, g)
                 if target_nodes is not None and n in target_nodes:
                     key = target_nodes[n]
                     found[key] = found[key] + g if key in found else g
@@ -151,7 +157,7 @@ def _run(
                 if isinstance(e, Tensor):
                     if gi is not None:
                         gi = _fit(gi, e.data.shape, e.data.dtype, n, i)
-                        _deliver(e, gi, create_graph, target_ids, found)
+                        _deliver(e, gi, target_ids, found, pending)
                     continue
                 if gi is not None:
                     gi = _fit(gi, e._shape, e._dtype, n, i)
@@ -160,6 +166,13 @@ def _run(
                 deps[e] = left
                 if not left:
                     ready.append(e)
+        if pending:
+            _commit(pending, create_graph)
+        if targets is not None:
+            # a leaf's hooks see its gradient in mt.grad too, as they do in backward
+            for t in {id(t): t for t in targets}.values():
+                if t.grad_fn is None and t._hooks and id(t) in found:
+                    found[id(t)] = _call_hooks(t._hooks, found[id(t)], create_graph)
     finally:
         _state.grad_enabled = prev_mode
     return found
@@ -219,6 +232,13 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool) -> li
         n.saved = _attach(n, saved)
     try:
         results = n.backward(g)
+    except FloatingPointError as e:
+        # NumPy raising under np.errstate(...="raise"): name the op and where it was made
+        where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else ""
+        raise FloatingPointError(
+            f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
+                                                    if where else "")
+        ) from None
     finally:
         n.saved = saved
     if not retain_graph:
@@ -276,22 +296,41 @@ def _fit(g: Any, shape: tuple[int, ...], dtype: np.dtype, n: Any, i: int) -> Any
     return g
 
 
-def _deliver(leaf: Tensor, g: Any, create_graph: bool, target_ids: set[int] | None,
-             found: dict[int, Any]) -> None:
-    """A leaf's gradient: into `found` (mt.grad) or accumulated into `leaf.grad` (backward)."""
+def _deliver(leaf: Tensor, g: Any, target_ids: set[int] | None, found: dict[int, Any],
+             pending: dict[int, list[Any]]) -> None:
+    """A leaf's gradient: into `found` (mt.grad) or gathered for `.grad` (backward)."""
     if target_ids is not None:
         key = id(leaf)
         if key in target_ids:
             found[key] = found[key] + g if key in found else g
         return
-    if leaf._hooks:
-        g = _call_hooks(leaf._hooks, g, create_graph)
-    if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
-    elif leaf.grad is None:
-        leaf.grad = _make(np.array(g))
+    _gather(pending, leaf, g)
+
+
+def _gather(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
+    entry = pending.get(id(t))
+    if entry is None:
+        pending[id(t)] = [t, g]
     else:
-        leaf.grad = _make(leaf.grad.data + g)
+        entry[1] = entry[1] + g
+
+
+def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
+    """Run leaf hooks on each leaf's total gradient, then accumulate every gradient into
+    `.grad` (first-order gradients are copied, so `.grad` never aliases an array the caller
+    or an op still holds)."""
+    final = [
+        (t, _call_hooks(t._hooks, g, create_graph) if t.grad_fn is None and t._hooks else g)
+        for t, g in pending.values()
+    ]
+    for t, g in final:
+        if create_graph:
+            new = g if isinstance(g, Tensor) else _make(np.array(g))
+            t.grad = new if t.grad is None else t.grad + new
+        elif t.grad is None:
+            t.grad = _make(np.array(g))
+        else:
+            t.grad = _make(t.grad.data + g)
 
 
 def _call_hooks(hooks: list[Any], g: Any, create_graph: bool) -> Any:

@@ -36,6 +36,8 @@ class Function:
     `backward(self, grad) -> grad_input | tuple[grad_input, ...]`, with one gradient (or None)
     per positional argument of `forward`. The engine undoes broadcasting and casts each
     gradient to its input's dtype, so backward may return a broadcast-shaped gradient.
+    `self.needs_input_grad` (one bool per positional argument, all False when nothing is
+    recorded) is already set inside `forward`.
     """
 
     __slots__ = (
@@ -91,14 +93,23 @@ class Function:
             else:
                 raw.append(a)
                 edges.append(None)
+        record = requires and _state.grad_enabled
+        # known before forward, as in PyTorch, so a forward can skip saving what no
+        # gradient will need
+        node.needs_input_grad = (
+            tuple(e is not None for e in edges) if record else (False,) * len(edges)
+        )
         try:
             result = node.forward(*raw, **kwargs)
         except _ERRORS as e:
             raise _wrap_error(cls.__name__, e, args) from None
+        except FloatingPointError as e:
+            # NumPy raising under np.errstate(...="raise"): say which op it was
+            raise _float_error(cls.__name__, "forward", e) from None
         out = result if type(result) is np.ndarray else np.asarray(result)
         if _state.anomaly:
             _check_forward(cls.__name__, raw, out)
-        if not (requires and _state.grad_enabled) or out.dtype.kind != "f":
+        if not record or out.dtype.kind != "f":
             return _make(out)
         saved = node.saved
         if saved:
@@ -112,7 +123,6 @@ class Function:
                     src.append(-1 if (s is result or s is out) else None)
             node._saved_src = src
         node._edges = edges
-        node.needs_input_grad = tuple(e is not None for e in edges)
         node._shape = out.shape
         node._dtype = out.dtype
         node._freed = False
@@ -136,12 +146,23 @@ def _shapes_of(args: tuple[Any, ...]) -> str:
 def _wrap_error(op: str, err: Exception, args: tuple[Any, ...]) -> Exception:
     """Re-raise a NumPy error from inside `forward` with the op's name and the input shapes."""
     msg = str(err)
-    if msg.lower().startswith(op.lower() + ":"):
+    head = msg.split(":", 1)[0].replace("_", "").lower()
+    if ":" in msg and head == op.lower():
         return err
     kind = IndexError if isinstance(err, IndexError) else (
         TypeError if isinstance(err, TypeError) else ValueError)
     shapes = _shapes_of(args)
     return kind(f"{op}: {msg}" + (f" (input shapes {shapes})" if shapes else ""))
+
+
+def _float_error(op: str, where: str, err: FloatingPointError) -> FloatingPointError:
+    """A FloatingPointError from NumPy inside an op's `forward` or `backward`, with the op's
+    name (and, in anomaly mode, where the op was called)."""
+    msg = f"{op}: {err} in its {where} pass"
+    if _state.anomaly:
+        trace = "".join(traceback.format_list(traceback.extract_stack()[-7:-2]))
+        msg = f"detect_anomaly: {msg}.\nThe op was called at:\n{trace}"
+    return FloatingPointError(msg)
 
 
 def _check_forward(op: str, raw: list[Any], out: np.ndarray) -> None:

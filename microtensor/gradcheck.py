@@ -70,12 +70,16 @@ def analytic_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[np.
     total = sum(sizes)
     jac = {id(x): np.zeros((total, x.size)) for x in wrt}
     row = 0
-    for o in outs:
+    for k, o in enumerate(outs):
         for j in range(o.size):
             if o.requires_grad and wrt:
                 seed = np.zeros(o.shape, dtype=o.dtype)
                 seed.flat[j] = 1
-                grads = [np.zeros(p.shape, dtype=p.dtype) if p is not o else seed for p in outs]
+                # by position, not identity: fn may return the same Tensor twice (the
+                # gradients of x + y are both the incoming gradient), and each copy is a
+                # separate row block of the Jacobian
+                grads = [seed if i == k else np.zeros(p.shape, dtype=p.dtype)
+                         for i, p in enumerate(outs)]
                 active = [(p, g) for p, g in zip(outs, grads) if p.requires_grad]
                 gs = _grad([p for p, _ in active], wrt, grad_outputs=[g for _, g in active],
                            retain_graph=True, allow_unused=True)

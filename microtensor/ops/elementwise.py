@@ -90,12 +90,15 @@ class Pow(Function):
         grad_x = grad_y = None
         if need_x:
             ry = raw(y)
-            if isinstance(ry, (int, float)) and ry == 0:
-                grad_x = grad * 0
-            elif isinstance(ry, (int, float)) and ry == 1:
+            if isinstance(ry, (int, float)) and ry == 1:
                 grad_x = grad
             else:
-                grad_x = grad * y * x ** (y - 1)
+                # d/dx x**0 = 0 even at x = 0, where x ** (0 - 1) would divide by zero: there
+                # (only there, so d/dy stays right elsewhere) the base becomes 1 and y = 0
+                # zeroes the term
+                zero = np.equal(ry, 0) & np.equal(raw(x), 0)
+                base = np.where(zero, 1, x) if zero.any() else x
+                grad_x = grad * y * base ** (y - 1)
         if need_y:
             rx = np.asarray(raw(x))
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,7 +149,8 @@ class Abs(Function):
     """|x|.   d/dx = sign(x)  (0 at x == 0: the average of -1 and +1)"""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.save_for_backward(np.sign(x))
+        if self.needs_input_grad[0]:  # np.sign has no bool loop: only float inputs get here
+            self.save_for_backward(np.sign(x))
         return np.abs(x)
 
     def backward(self, grad: Any) -> Any:

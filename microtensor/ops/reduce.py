@@ -84,27 +84,37 @@ class LogSumExp(_Reduction):
 
     def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = self._setup(x, axis, keepdims)
-        out = _logsumexp(x, axes)
+        shifted, self.shift = _shifted(x, axes)
+        out = _log_sum_exp_shifted(shifted, axes) + self.shift
         if not keepdims:
             out = out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
-        self.save_for_backward(x, out)
+        self.save_for_backward(x)
         return out
 
     def backward(self, grad: Any) -> Any:
-        x, out = self.saved
-        out = self._expand(out)
-        bad = np.isneginf(raw(out))
-        if bad.any():
-            out = np.where(bad, 0, out)
-        return self._expand(grad) * np.exp(x - out)
+        # softmax recomputed from x - max, not exp(x - out): `out` carries the rounding of the
+        # large max (float32 at x = 4096: relative error 2e-4). The max is a constant here:
+        # the softmax does not depend on the shift.
+        (x,) = self.saved
+        e = np.exp(x - self.shift)
+        total = e.sum(axis=self.axes, keepdims=True)
+        empty = raw(total) == 0  # an all -inf slice: zero gradient, not 0 / 0
+        if empty.any():
+            total = np.where(empty, 1, total)
+        return self._expand(grad) * (e / total)
 
 
-def _logsumexp(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """Stable log-sum-exp over `axes`, keepdims: shift by the (finite) max first."""
+def _shifted(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """x minus its (finite) max over `axes`, and that max: every exp(shifted) is <= 1."""
     shift = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
     shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+    return x - shift, shift
+
+
+def _log_sum_exp_shifted(shifted: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """log(sum(exp(shifted))) over `axes`, keepdims, for an already shifted array."""
+    with np.errstate(divide="ignore"):  # an all -inf slice: log(0) = -inf, on purpose
+        return np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
 
 
 class Softmax(Function):
@@ -128,7 +138,10 @@ class LogSoftmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = normalize_one_axis(axis, x.ndim, "log_softmax")
-        out = x - _logsumexp(x, (self.axis,))
+        # (x - max) - log(sum(exp(x - max))), never x - (max + log(...)): adding and then
+        # subtracting a large max would cost float32 its last digits (x = 512: error 3e-5)
+        shifted, _ = _shifted(x, (self.axis,))
+        out = shifted - _log_sum_exp_shifted(shifted, (self.axis,))
         self.save_for_backward(out)
         return out
 

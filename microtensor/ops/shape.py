@@ -142,7 +142,12 @@ class Concatenate(Function):
         if not xs:
             raise ValueError("concatenate: need at least one tensor")
         ndim = np.ndim(xs[0])
-        self.axis = normalize_one_axis(axis, max(ndim, 1), "concatenate") if ndim else 0
+        if ndim == 0:
+            raise ValueError(
+                "concatenate: 0-d tensors have no axis to join along (shapes "
+                f"{', '.join(str(np.shape(x)) for x in xs)}); use mt.stack"
+            )
+        self.axis = normalize_one_axis(axis, ndim, "concatenate")
         try:
             out = np.concatenate(xs, axis=self.axis)
         except ValueError:
@@ -184,6 +189,8 @@ class Stack(Function):
 
 def reshape(x: Tensor, shape: Any) -> Tensor:
     """Same values in a new shape (a tuple or an int; one entry may be -1)."""
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:  # NumPy accepts an array of ints
+        shape = tuple(shape.tolist())
     if isinstance(shape, (list, tuple)):
         try:
             shape = tuple(operator.index(n) for n in shape)

@@ -1,0 +1,64 @@
+"""Every op in the table: forward values against NumPy, in float64 and float32, and the
+structural invariants of its gradient (input shape and dtype, nothing mutated, no graph under
+no_grad). One draw per example checks all of them: drawing the inputs is the expensive part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import strategies as S
+from hypothesis import given
+from hypothesis import strategies as st
+from op_table import OPS, OpSpec
+
+import microtensor as mt
+
+TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-14}, np.float32: {"rtol": 1e-5, "atol": 1e-6}}
+
+
+def leaves(arrays: tuple[np.ndarray, ...]) -> list[mt.Tensor]:
+    """Wrap test arrays (copies) as tensors; the float ones require grad."""
+    return [mt.Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+
+
+def assert_forward_matches_numpy(op: OpSpec, arrays, kw, dtype) -> None:
+    out = op.fn(*leaves(arrays), **kw)
+    expected = np.asarray(op.ref(*arrays, **kw))
+    assert isinstance(out, mt.Tensor)
+    assert out.shape == expected.shape
+    assert out.dtype == dtype, "a float32 input must give a float32 output (no upcast)"
+    np.testing.assert_allclose(out.data, expected, **TOLERANCE[dtype])
+
+
+def assert_gradient_invariants(op: OpSpec, arrays, kw, dtype) -> None:
+    """Gradients have their input's shape and dtype; no input, seed or kwarg is mutated by
+    forward or backward; .grad never aliases the seed."""
+    originals = [a.copy() for a in arrays]
+    tensors = leaves(arrays)
+    inputs_before = [t.data.copy() for t in tensors]
+    out = op.fn(*tensors, **kw)
+    seed = np.linspace(-1, 1, out.size).reshape(out.shape).astype(dtype)
+    seed_before = seed.copy()
+    out.backward(seed)
+    for t, before in zip(tensors, inputs_before):
+        np.testing.assert_array_equal(t.data, before)
+        if t.requires_grad:
+            assert t.grad is not None
+            assert t.grad.shape == t.shape
+            assert t.grad.dtype == t.dtype
+            assert type(t.grad.data) is np.ndarray
+            assert not np.shares_memory(t.grad.data, seed)
+    np.testing.assert_array_equal(seed, seed_before)
+    for a, before in zip(arrays, originals):
+        np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("op", OPS, ids=str)
+@given(data=st.data(), dtype=S.float_dtypes())
+def test_op_forward_and_gradient_invariants(op: OpSpec, data: st.DataObject, dtype) -> None:
+    arrays, kw = data.draw(op.cases(dtype, True))
+    assert_forward_matches_numpy(op, arrays, kw, dtype)
+    assert_gradient_invariants(op, arrays, kw, dtype)
+    with mt.no_grad():
+        out = op.fn(*leaves(arrays), **kw)
+    assert out.grad_fn is None and not out.requires_grad
