@@ -2,7 +2,9 @@
 
 Losses take `reduction="mean" | "sum" | "none"`; targets may be Tensors, arrays or lists and
 are cast to the input's dtype (a float32 model stays float32). Everything is built from core
-ops except two fused ops, `BinaryCrossEntropy` and `Softplus`, whose docstrings say why.
+ops except four fused ops, `BinaryCrossEntropy` and `Softplus` here, `SoftmaxCrossEntropy`
+(cross-entropy with class labels) and `SquaredError` (mse_loss) in nn/_fused.py, whose
+docstrings say why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import numpy as np
 
 import microtensor as mt
 from microtensor import Function, Tensor
+
+from ._fused import Linear as _Linear
+from ._fused import SoftmaxCrossEntropy, SquaredError
 
 _REDUCTIONS = ("mean", "sum", "none")
 _BCE_EPS = 1e-12  # PyTorch's floor on p * (1 - p) in the BCE gradient
@@ -78,7 +83,11 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight + bias, with weight of shape (in, out)."""
+    """x @ weight + bias, with weight of shape (in, out) and bias of shape (out,): one fused
+    node (see nn/_fused.py); other shapes fall back to matmul and broadcasting add."""
+    if (isinstance(weight, Tensor) and weight.ndim == 2 and isinstance(x, Tensor)
+            and (bias is None or (isinstance(bias, Tensor) and bias.shape == weight.shape[1:]))):
+        return _Linear.apply(x, weight) if bias is None else _Linear.apply(x, weight, bias)
     y = x @ weight
     return y if bias is None else y + bias
 
@@ -109,8 +118,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
     """(input - target)**2, reduced. `reduction="sum"` is the first seed's sum of squares."""
     _check_reduction(reduction, "mse_loss")
     input = _tensor(input, "mse_loss")  # noqa: A001
-    diff = input - _target(target, input, "mse_loss")
-    return _reduce(diff * diff, reduction)
+    return SquaredError.apply(input, _target(target, input, "mse_loss"), reduction=reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -131,15 +139,21 @@ class BinaryCrossEntropy(Function):
     Tensors, so second order works.
     """
 
-    def forward(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "none") -> np.ndarray:
         self.save_for_backward(p, y)
+        self.reduction, self.count = reduction, p.size
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)
             log_q = np.maximum(np.log1p(-p), _LOG_FLOOR)
-        return -(y * log_p + (1 - y) * log_q)
+        loss = -(y * log_p + (1 - y) * log_q)
+        if reduction == "none":
+            return loss
+        return np.asarray(loss.sum() if reduction == "sum" else loss.mean())
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         p, y = self.saved
+        if self.reduction == "mean":
+            grad = grad / max(self.count, 1)
         need_p, need_y = self.needs_input_grad
         grad_p = grad * (p - y) / np.maximum(p * (1 - p), _BCE_EPS) if need_p else None
         grad_y = None
@@ -163,9 +177,10 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
             "binary_cross_entropy: input must be probabilities in [0, 1], got values in "
             f"[{np.min(p):g}, {np.max(p):g}] (for logits use binary_cross_entropy_with_logits)"
         )
+    if weight is None:  # the reduction folded into the op: one node (see the class)
+        return BinaryCrossEntropy.apply(input, y, reduction=reduction)
     loss = BinaryCrossEntropy.apply(input, y)
-    if weight is not None:
-        loss = loss * _target(weight, input, "binary_cross_entropy", same_shape=False)
+    loss = loss * _target(weight, input, "binary_cross_entropy", same_shape=False)
     return _reduce(loss, reduction)
 
 
@@ -212,13 +227,13 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
     logits = _tensor(input, "cross_entropy")
     if logits.ndim == 0:
         raise ValueError("cross_entropy: input needs a class axis, got a 0-d tensor")
-    logp = logits.log_softmax(axis=-1)
     raw = target.data if isinstance(target, Tensor) else np.asarray(target)
     if raw.dtype.kind == "f" and raw.shape == logits.shape:
+        logp = logits.log_softmax(axis=-1)
         probs = _target(target, logits, "cross_entropy")
         return _reduce(-(probs * logp).sum(axis=-1), reduction)
     labels = _class_labels(target, logits.shape[-1], logits.shape[:-1], "cross_entropy")
-    return _reduce(-_pick(logp, labels), reduction)
+    return SoftmaxCrossEntropy.apply(logits, labels=labels, reduction=reduction)
 
 
 # ---------------------------------------------------------------------- helpers

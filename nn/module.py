@@ -17,6 +17,7 @@ import numpy as np
 
 import microtensor as mt
 from microtensor import RemovableHandle, Tensor
+from microtensor.grad_mode import _state as _grad_state
 
 
 class Parameter(Tensor):
@@ -278,12 +279,16 @@ class Module:
             new = hook(self, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
+        # what `with mt.scope(self):` does, inlined: this runs once per module per step
+        state = _grad_state
+        outer = state.scope
+        state.scope = outer + (self,)
         _depth.value += 1
         try:
-            with mt.scope(self):
-                out = self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
         finally:
             _depth.value -= 1
+            state.scope = outer
         for hook in self._forward_hooks:
             new = hook(self, args, out)
             if new is not None:

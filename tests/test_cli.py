@@ -106,7 +106,7 @@ def test_cli_graph_svg_and_dot(trained: Path, tmp_path: Path) -> None:
     result = run("graph", str(trained / "model.safetensors"), "--out", str(dot_file))
     assert result.returncode == 0, result.stderr
     text = dot_file.read_text()
-    assert text.startswith("digraph") and "MatMul" in text and "0.weight" in text
+    assert text.startswith("digraph") and "<B>Linear</B>" in text and "0.weight" in text
     back = tmp_path / "b.dot"
     assert run("graph", str(trained / "model.safetensors"), "--backward",
                "--out", str(back)).returncode == 0

@@ -218,8 +218,9 @@ def test_draw_nn_sequential_parameter_names_and_clusters():
     ns = nodes(mt.viz.draw(loss, collapse=["Linear"]))
     assert len([k for k in ns if k.startswith("mod")]) == 2
     text = mt.viz.explain(loss, file=io.StringIO())
-    assert "[7] MatMul -> (5, 4)   in Sequential > 0: Linear" in text.splitlines()
-    assert "    d/dy -> 0.weight: (3, 4) " in text
+    # nn.Linear records one fused op (nn/_fused.py), named after its forward's inputs
+    assert "[5] Linear -> (5, 4)   in Sequential > 0: Linear" in text.splitlines()
+    assert "    d/dweight -> 0.weight: (3, 4) " in text
 
 
 def test_draw_several_outputs():

@@ -1,0 +1,129 @@
+"""Fused loss ops: one graph node each instead of four to six.
+
+On the seed networks a training step is a dozen ops on arrays of a few hundred numbers, so
+Python overhead per node, not arithmetic, decides the speed (benchmarks/: W1-W3). Each op
+here replaces a chain of primitives whose backward it computes in one formula, and folds in
+the reduction. Both backwards are written over arrays or Tensors (see microtensor/function.py),
+so gradients of gradients still work: under `create_graph=True` they recompute what they need
+from the tracked inputs instead of using the values saved as constants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from microtensor import Function, Tensor
+
+
+def _scale(grad: Any, reduction: str, count: int) -> Any:
+    """The per-element factor of the incoming gradient for a reduced loss."""
+    if reduction == "mean":
+        return grad / max(count, 1)
+    if reduction == "sum":
+        return grad
+    return grad[..., None] if grad.ndim else grad
+
+
+class SoftmaxCrossEntropy(Function):
+    """-log_softmax(logits)[label], reduced.   d/dlogits = softmax(logits) - onehot(label)
+
+    The composite (log_softmax, pick, reshape, negate, reduce) is six nodes; this is one, and
+    its backward is the textbook p - y, computed without ever dividing by a probability.
+    `labels` are checked integer class labels of the logits' leading shape.
+    """
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray = None,
+                reduction: str = "mean") -> np.ndarray:
+        self.reduction, self.labels = reduction, labels
+        flat = logits.reshape(-1, logits.shape[-1])
+        shifted = flat - flat.max(axis=1, keepdims=True, initial=-np.inf)
+        sums = np.exp(shifted).sum(axis=1, keepdims=True)
+        rows = np.arange(flat.shape[0])
+        loss = np.log(sums[:, 0]) - shifted[rows, labels.ravel()]
+        self.count = loss.size
+        if self.needs_input_grad[0]:
+            probs = np.exp(shifted)
+            probs /= sums
+            self.save_for_backward(logits, probs)
+        if reduction == "mean":
+            return np.asarray(loss.mean())
+        if reduction == "sum":
+            return np.asarray(loss.sum())
+        return loss.reshape(labels.shape)
+
+    def backward(self, grad: Any) -> Any:
+        logits, probs = self.saved
+        if isinstance(grad, Tensor):
+            onehot = np.zeros(logits.shape, dtype=logits.dtype)
+            onehot.reshape(-1, onehot.shape[-1])[np.arange(self.count), self.labels.ravel()] = 1
+            d = logits.softmax(axis=-1) - onehot
+        else:
+            d = probs.reshape(logits.shape).copy()
+            d.reshape(-1, d.shape[-1])[np.arange(self.count), self.labels.ravel()] -= 1
+        return d * _scale(grad, self.reduction, self.count)
+
+
+class SquaredError(Function):
+    """(x - y)**2, reduced.   d/dx = 2 (x - y),  d/dy = -2 (x - y)
+
+    One node instead of three (subtract, square, reduce). x and y are saved as they are, so
+    the backward formula is differentiable as written.
+    """
+
+    def forward(self, x: np.ndarray, y: Any, reduction: str = "mean") -> np.ndarray:
+        self.reduction = reduction
+        diff = x - y
+        self.count = diff.size
+        self.save_for_backward(x, y)
+        sq = diff * diff
+        if reduction == "mean":
+            return np.asarray(sq.mean())
+        if reduction == "sum":
+            return np.asarray(sq.sum())
+        return sq
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        x, y = self.saved
+        need_x, need_y = self.needs_input_grad
+        g = (x - y) * (2 * grad if self.reduction == "none" else
+                       2 * _scale(grad, self.reduction, self.count))
+        return (g if need_x else None), (-g if need_y else None)
+
+
+class Linear(Function):
+    """x @ weight + bias.   d/dx = grad @ weight^T,  d/dweight = x^T @ grad,  d/dbias = sum(grad)
+
+    One node instead of two (MatMul, then Add with a broadcast bias whose gradient the engine
+    would sum back): nn.Linear is in every network, so this is the most frequent pair of ops.
+    Leading axes of x are batch axes; weight is (in, out).
+    """
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not fit weight of shape "
+                f"{weight.shape} (weight has {weight.shape[0]} input features)"
+            )
+        out = x @ weight
+        if bias is not None:
+            if np.result_type(out, bias) == out.dtype:
+                out += bias  # out is ours: no second array for the sum
+            else:
+                out = out + bias
+        self.save_for_backward(x, weight)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        x, weight = self.saved
+        needs = self.needs_input_grad
+        grad_x = grad @ weight.T if needs[0] else None
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        grad_w = None
+        if needs[1]:
+            flat = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            grad_w = flat.T @ rows
+        if len(needs) == 2:
+            return grad_x, grad_w
+        return grad_x, grad_w, (rows.sum(axis=0) if needs[2] else None)
