@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-import microtensor as mt
 from microtensor import RemovableHandle, Tensor
 from microtensor.grad_mode import _state as _grad_state
 
