@@ -73,7 +73,8 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
     """Time every workload in every available implementation."""
     results = []
     have_torch = _torch_available()
-    for title, make_spec in wl.SPECS.items():
+    for name, make_spec in wl.SPECS.items():
+        title = name
         if only and not title.startswith(only):
             continue
         big = title.startswith("W4")

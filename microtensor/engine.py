@@ -91,15 +91,29 @@ def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
                 f"{where}: a gradient can be implied only for a one-element output; this output "
                 f"has shape {t.shape}, so pass gradient= (an array of that shape)"
             )
-        g = np.ones_like(t.data)
+        g = np.ones(t.data.shape, dtype=t.data.dtype)
     else:
-        g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if isinstance(gradient, Tensor):
+            g = gradient.data
+        else:
+            try:
+                g = np.asarray(gradient)
+            except (TypeError, ValueError) as e:  # a ragged list
+                raise TypeError(f"{where}: cannot use this gradient as an array ({e})") from None
+            if g.dtype.kind not in "biuf":  # complex would lose its imaginary part in the cast
+                raise TypeError(
+                    f"{where}: the gradient must be a real (bool, integer or float) array, "
+                    f"got dtype {g.dtype}"
+                )
         if g.shape != t.shape:
             raise ValueError(
                 f"{where}: gradient shape {g.shape} does not match the output shape {t.shape}"
             )
         if g.dtype != t.dtype:
-            g = g.astype(t.dtype)
+            try:
+                g = g.astype(t.dtype)
+            except FloatingPointError as e:  # errstate(over="raise"): 1e308 into float32
+                raise FloatingPointError(f"{where}: casting the gradient: {e}") from None
     if create_graph:
         return gradient if isinstance(gradient, Tensor) and gradient.dtype == t.dtype else _make(g)
     return g
@@ -131,6 +145,7 @@ def _run(
     deps = _count_deps(grads)
     needed = None if targets is None else _needed(grads, deps, target_ids, target_nodes)
     prev_mode = _state.grad_enabled
+    anomaly = _state.anomaly
     _state.grad_enabled = create_graph
     try:
         ready = [n for n in grads if not deps.get(n)]
@@ -148,20 +163,28 @@ def _run(
                 if target_nodes is not None and n in target_nodes:
                     key = target_nodes[n]
                     found[key] = found[key] + g if key in found else g
-                results = _call_backward(n, g, create_graph, retain_graph)
-            edges = n._edges
-            for i, e in enumerate(edges):
+                results = _call_backward(n, g, create_graph, retain_graph, anomaly)
+            i = -1
+            for e in n._edges:
+                i += 1
                 if e is None:
                     continue
-                gi = results[i] if results is not None else None
+                gi = None if results is None else results[i]
                 if isinstance(e, Tensor):
                     if gi is not None:
-                        gi = _fit(gi, e.data.shape, e.data.dtype, n, i)
+                        data = e.data
+                        # the common case (an array of the right shape and dtype already)
+                        # costs two comparisons here instead of a call to _fit
+                        if (type(gi) is not np.ndarray or gi.shape != data.shape
+                                or gi.dtype != data.dtype):
+                            gi = _fit(gi, data.shape, data.dtype, n, i)
                         _deliver(e, gi, target_ids, found, pending)
                     continue
                 if gi is not None:
-                    gi = _fit(gi, e._shape, e._dtype, n, i)
-                    grads[e] = grads[e] + gi if e in grads else gi
+                    if type(gi) is not np.ndarray or gi.shape != e._shape or gi.dtype != e._dtype:
+                        gi = _fit(gi, e._shape, e._dtype, n, i)
+                    prev = grads.get(e)
+                    grads[e] = gi if prev is None else prev + gi
                 left = deps[e] - 1
                 deps[e] = left
                 if not left:
@@ -220,18 +243,24 @@ def _needed(grads: dict[Any, Any], deps: dict[Any, int], target_ids: set[int],
     return needed
 
 
-def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool) -> list[Any]:
+def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
+                   anomaly: bool) -> tuple[Any, ...]:
     """Run one node's backward (with Tensor-valued saved values under create_graph)."""
-    if n._freed:
+    saved = n.saved
+    if saved is None:
         raise RuntimeError(
             f"backward: the graph through {type(n).__name__} was already freed by an earlier "
             "backward(); call the first backward with retain_graph=True to go through it twice"
         )
-    saved = n.saved
-    if create_graph and saved:
-        n.saved = _attach(n, saved)
     try:
-        results = n.backward(g)
+        if create_graph and saved:
+            n.saved = _attach(n, saved)
+            try:
+                results = n.backward(g)
+            finally:
+                n.saved = saved
+        else:
+            results = n.backward(g)
     except FloatingPointError as e:
         # NumPy raising under np.errstate(...="raise"): name the op and where it was made
         where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else ""
@@ -239,11 +268,8 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool) -> li
             f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
                                                     if where else "")
         ) from None
-    finally:
-        n.saved = saved
     if not retain_graph:
-        n.saved = None
-        n._freed = True
+        n.saved = None  # frees the arrays; also marks the node as freed
     if type(results) is not tuple:
         results = (results,) if not isinstance(results, list) else tuple(results)
     if len(results) != len(n._edges):
@@ -251,7 +277,7 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool) -> li
             f"{type(n).__name__}.backward returned {len(results)} gradients for "
             f"{len(n._edges)} inputs"
         )
-    if _state.anomaly:
+    if anomaly:
         _check_backward(n, g, results)
     return results
 

@@ -27,6 +27,7 @@ from .grad_mode import _state
 from .tensor import Tensor, _make
 
 _ERRORS = (ValueError, TypeError, IndexError)
+_new = object.__new__
 
 
 class Function:
@@ -47,15 +48,16 @@ class Function:
         "_saved_src",
         "_shape",
         "_dtype",
-        "_freed",
-        "_hooks",
-        "_retain",
         "_kwargs",
         "_scope",
-        "_trace",
         "__dict__",
         "__weakref__",
     )
+    # Rarely set, so class-level defaults rather than four stores per op in apply (the
+    # hottest function there is); the few nodes that need them get instance values.
+    _hooks = None
+    _retain = None
+    _trace = None
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """Compute the op on arrays; override in subclasses."""
@@ -64,6 +66,11 @@ class Function:
     def backward(self, grad: Any) -> Any:
         """Map the output's gradient to the inputs' gradients; override in subclasses."""
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
+
+    @property
+    def _freed(self) -> bool:
+        """True once a backward without retain_graph has released this node's saved values."""
+        return self.saved is None
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep `values` (inputs, the output, or constants) for backward as `self.saved`."""
@@ -77,7 +84,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on `args` and return its output Tensor, recording the graph if needed."""
-        node = cls.__new__(cls)
+        node = _new(cls)
         node.saved = ()
         raw = []
         edges = []
@@ -87,17 +94,18 @@ class Function:
                 raw.append(a.data)
                 if a._requires_grad:
                     requires = True
-                    edges.append(a if a.grad_fn is None else a.grad_fn)
-                else:
-                    edges.append(None)
+                    fn = a.grad_fn
+                    edges.append(a if fn is None else fn)
+                    continue
             else:
                 raw.append(a)
-                edges.append(None)
-        record = requires and _state.grad_enabled
+            edges.append(None)
+        state = _state
+        record = requires and state.grad_enabled
         # known before forward, as in PyTorch, so a forward can skip saving what no
         # gradient will need
         node.needs_input_grad = (
-            tuple(e is not None for e in edges) if record else (False,) * len(edges)
+            tuple([e is not None for e in edges]) if record else (False,) * len(edges)
         )
         try:
             result = node.forward(*raw, **kwargs)
@@ -107,7 +115,8 @@ class Function:
             # NumPy raising under np.errstate(...="raise"): say which op it was
             raise _float_error(cls.__name__, "forward", e) from None
         out = result if type(result) is np.ndarray else np.asarray(result)
-        if _state.anomaly:
+        anomaly = state.anomaly
+        if anomaly:
             _check_forward(cls.__name__, raw, out)
         if not record or out.dtype.kind != "f":
             return _make(out)
@@ -125,12 +134,10 @@ class Function:
         node._edges = edges
         node._shape = out.shape
         node._dtype = out.dtype
-        node._freed = False
-        node._hooks = None
-        node._retain = None
         node._kwargs = kwargs
-        node._scope = _state.scope
-        node._trace = traceback.extract_stack()[:-1] if _state.anomaly else None
+        node._scope = state.scope
+        if anomaly:
+            node._trace = traceback.extract_stack()[:-1]
         return _make(out, True, node)
 
     def __repr__(self) -> str:

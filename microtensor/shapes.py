@@ -59,6 +59,8 @@ def normalize_one_axis(axis: Any, ndim: int, op: str) -> int:
 
 def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     """`shape` with every axis in `axes` set to 1 (the keepdims=True result shape)."""
+    if len(axes) == len(shape):
+        return (1,) * len(shape)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor, _make
-from ._util import operand, raw
+from ._util import operand, operands, raw, tensor_arg
 
 
 class Add(Function):
@@ -174,12 +174,19 @@ class Tanh(Function):
 class Sigmoid(Function):
     """sigmoid(x) = 1 / (1 + exp(-x)).   d/dx = s * (1 - s), s = out
 
-    Computed as exp(-logaddexp(0, -x)): no overflow for any x, and small outputs keep their
-    relative precision (sigmoid(-40) = 4.2e-18, not 0).
+    Both formulas below never overflow and keep the relative precision of small outputs
+    (sigmoid(-40) = 4.2e-18, not 0). exp(-logaddexp(0, -x)) takes the fewest NumPy calls,
+    which is what counts on small arrays; from z = exp(-|x|), 1 / (1 + z) for x >= 0 and
+    z / (1 + z) for x < 0 takes the least arithmetic, 2.5x faster from a few hundred elements.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = np.exp(-np.logaddexp(0, -x))
+        if x.size <= 200:
+            out = np.exp(-np.logaddexp(0, -x))
+        else:
+            z = np.exp(-np.abs(x))
+            out = np.where(x >= 0, 1, z)
+            out /= 1 + z
         self.save_for_backward(out)
         return out
 
@@ -283,27 +290,27 @@ class Cast(Function):
 # ---------------------------------------------------------------------- functional API
 def add(x: Any, y: Any) -> Tensor:
     """x + y with NumPy broadcasting."""
-    return Add.apply(operand(x, "add"), operand(y, "add"))
+    return Add.apply(*operands(x, y, "add"))
 
 
 def sub(x: Any, y: Any) -> Tensor:
     """x - y with NumPy broadcasting."""
-    return Sub.apply(operand(x, "sub"), operand(y, "sub"))
+    return Sub.apply(*operands(x, y, "sub"))
 
 
 def mul(x: Any, y: Any) -> Tensor:
     """x * y with NumPy broadcasting."""
-    return Mul.apply(operand(x, "mul"), operand(y, "mul"))
+    return Mul.apply(*operands(x, y, "mul"))
 
 
 def div(x: Any, y: Any) -> Tensor:
     """x / y with NumPy broadcasting."""
-    return Div.apply(operand(x, "div"), operand(y, "div"))
+    return Div.apply(*operands(x, y, "div"))
 
 
 def pow(x: Any, y: Any) -> Tensor:  # noqa: A001 - the operator's name
     """x ** y; either may be a tensor."""
-    return Pow.apply(operand(x, "pow"), operand(y, "pow"))
+    return Pow.apply(*operands(x, y, "pow"))
 
 
 def neg(x: Any) -> Tensor:
@@ -358,17 +365,17 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise maximum with broadcasting; ties share the gradient."""
-    return Maximum.apply(operand(x, "maximum"), operand(y, "maximum"))
+    return Maximum.apply(*operands(x, y, "maximum"))
 
 
 def minimum(x: Any, y: Any) -> Tensor:
     """Elementwise minimum with broadcasting; ties share the gradient."""
-    return Minimum.apply(operand(x, "minimum"), operand(y, "minimum"))
+    return Minimum.apply(*operands(x, y, "minimum"))
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Pick `a` where `cond` is true and `b` elsewhere (broadcasting all three)."""
-    c = np.asarray(raw(cond))
+    c = cond.data if isinstance(cond, Tensor) else np.asarray(operand(cond, "where"))
     if c.dtype != np.bool_:
         if c.dtype.kind not in "biuf":
             raise TypeError(f"where: condition must be boolean or numeric, got {c.dtype}")
@@ -377,8 +384,18 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
-    """Cast to `dtype`; the gradient flows back in x's dtype."""
-    return Cast.apply(_tensor(x, "astype"), np.dtype(dtype))
+    """Cast to `dtype` (bool, integer or float); the gradient flows back in x's dtype."""
+    x = _tensor(x, "astype")
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"astype: {dtype!r} is not a dtype ({e})") from None
+    if dt.kind not in "biuf":
+        raise TypeError(
+            f"astype: unsupported dtype {dt} (microtensor holds bool, integer and float "
+            "arrays; complex, object, string and datetime dtypes are not supported)"
+        )
+    return Cast.apply(x, dt)
 
 
 def compare(ufunc: np.ufunc, x: Any, y: Any) -> Tensor:
@@ -388,10 +405,8 @@ def compare(ufunc: np.ufunc, x: Any, y: Any) -> Tensor:
         return _make(np.asarray(ufunc(raw(operand(x, name)), raw(operand(y, name)))))
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
+    except FloatingPointError as e:  # under np.errstate(over="raise"): float32 == 1e308
+        raise FloatingPointError(f"{name}: {e}") from None
 
 
-def _tensor(x: Any, op: str) -> Any:
-    """Accept a Tensor or anything a Tensor can be made from (for the mt.exp(x) style)."""
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(operand(x, op))
+_tensor = tensor_arg  # a Tensor, or anything a Tensor can be made from (the mt.exp(x) style)

@@ -49,6 +49,8 @@ class MatMul(Function):
 
 def _swap(a: Any) -> Any:
     """Swap the last two axes of an array or Tensor."""
+    if a.ndim == 2:
+        return a.T
     axes = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
     return a.transpose(axes)
 
@@ -65,6 +67,8 @@ def _check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
             f"!= {k_y} ({'only' if len(ys) == 1 else 'second-to-last'} axis of the second)"
         )
     bx, by = xs[:-2], ys[:-2]
+    if not bx or not by or bx == by:
+        return  # nothing to broadcast: skip NumPy's (slow, Python-level) shape check
     try:
         np.broadcast_shapes(bx, by)
     except ValueError:

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..function import Function
 from ..shapes import kept_shape, normalize_axis, normalize_one_axis
-from ..tensor import Tensor
-from ._util import raw
+from ..tensor import Tensor, _make
+from ._util import raw, tensor_arg
 
 
 class _Reduction(Function):
@@ -38,7 +38,7 @@ class Sum(_Reduction):
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))
 
     def backward(self, grad: Any) -> Any:
-        return np.broadcast_to(self._expand(grad), self.in_shape)
+        return _spread(self._expand(grad), self.in_shape)
 
 
 class Mean(_Reduction):
@@ -50,7 +50,7 @@ class Mean(_Reduction):
         return np.asarray(x.mean(axis=axes, keepdims=keepdims))
 
     def backward(self, grad: Any) -> Any:
-        return np.broadcast_to(self._expand(grad) / (self.count or 1), self.in_shape)
+        return _spread(self._expand(grad) / (self.count or 1), self.in_shape)
 
 
 class Max(_Reduction):
@@ -150,40 +150,74 @@ class LogSoftmax(Function):
         return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
 
 
+def _spread(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast a keepdims-shaped gradient back to the input's shape. For arrays, filling a
+    new array is several times cheaper than np.broadcast_to (a Python-level function) and
+    the result is writable; Tensors go through the differentiable BroadcastTo op."""
+    if isinstance(grad, Tensor):
+        return np.broadcast_to(grad, shape)
+    out = np.empty(shape, dtype=grad.dtype)
+    out[...] = grad
+    return out
+
+
 def _dtype(x: Any) -> np.dtype:
     return raw(x).dtype
 
 
-def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def _floats(x: Any, op: str) -> Tensor:
+    """The argument of logsumexp and the softmax family as a float Tensor: their results are
+    floats, as NumPy's exp makes them, and the max they shift by starts from -inf (which an
+    integer array cannot hold). Integer and bool tensors become float64; they never require
+    grad, so no graph is cut."""
+    x = x if isinstance(x, Tensor) else tensor_arg(x, op)
+    return x if x.data.dtype.kind == "f" else _make(x.data.astype(np.float64))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over `axis` (int, tuple, negative or None for all)."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "sum")
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "mean")
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over `axis`; tied maxima share the gradient equally."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "max")
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
-def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over `axis`; tied minima share the gradient equally."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "min")
     return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
-def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x), axis)) without overflow; an all -inf slice gives -inf."""
+    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+        x = _floats(x, "logsumexp")
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x), axis) without overflow."""
+    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+        x = _floats(x, "softmax")
     return Softmax.apply(x, axis=axis)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x, axis) without overflow."""
+    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+        x = _floats(x, "log_softmax")
     return LogSoftmax.apply(x, axis=axis)

@@ -10,6 +10,7 @@ import numpy as np
 from ..function import Function
 from ..shapes import normalize_one_axis, unbroadcast
 from ..tensor import Tensor
+from ._util import tensor_arg
 
 
 class Reshape(Function):
@@ -187,8 +188,10 @@ class Stack(Function):
         )
 
 
-def reshape(x: Tensor, shape: Any) -> Tensor:
+def reshape(x: Any, shape: Any) -> Tensor:
     """Same values in a new shape (a tuple or an int; one entry may be -1)."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "reshape")
     if isinstance(shape, np.ndarray) and shape.ndim == 1:  # NumPy accepts an array of ints
         shape = tuple(shape.tolist())
     if isinstance(shape, (list, tuple)):
@@ -204,8 +207,10 @@ def reshape(x: Tensor, shape: Any) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def transpose(x: Tensor, axes: Any = None) -> Tensor:
+def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute axes; None reverses them (NumPy's `.T`)."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "transpose")
     if axes is not None:
         try:
             axes = tuple(operator.index(a) for a in axes)
@@ -214,16 +219,20 @@ def transpose(x: Tensor, axes: Any = None) -> Tensor:
     return Transpose.apply(x, axes=axes)
 
 
-def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+def swapaxes(x: Any, a: int, b: int) -> Tensor:
     """Exchange two axes."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "swapaxes")
     axes = list(range(x.ndim))
     a, b = normalize_one_axis(a, x.ndim, "swapaxes"), normalize_one_axis(b, x.ndim, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
     return Transpose.apply(x, axes=tuple(axes))
 
 
-def squeeze(x: Tensor, axis: Any = None) -> Tensor:
+def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Drop length-one axes (all of them, or those in `axis`)."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "squeeze")
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
@@ -237,8 +246,10 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def expand_dims(x: Tensor, axis: int) -> Tensor:
+def expand_dims(x: Any, axis: int) -> Tensor:
     """Insert a length-one axis at `axis`."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "expand_dims")
     a = normalize_one_axis(axis, x.ndim + 1, "expand_dims")
     return Reshape.apply(x, shape=x.shape[:a] + (1,) + x.shape[a:])
 
@@ -246,11 +257,13 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """View `x` with NumPy broadcasting to `shape`; the gradient is summed back."""
     shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
-    return BroadcastTo.apply(x if isinstance(x, Tensor) else Tensor(x), shape=shape)
+    return BroadcastTo.apply(tensor_arg(x, "broadcast_to"), shape=shape)
 
 
-def getitem(x: Tensor, index: Any) -> Tensor:
+def getitem(x: Any, index: Any) -> Tensor:
     """x[index]: slices, ints, None, ..., integer/boolean arrays or lists, mixed."""
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "getitem")
     return GetItem.apply(x, index=_clean_index(index))
 
 
@@ -267,7 +280,7 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 def _sequence(tensors: Any, op: str) -> list[Any]:
     if isinstance(tensors, (Tensor, np.ndarray)) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
-    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    items = [tensor_arg(t, op) for t in tensors]
     if not items:
         raise ValueError(f"{op}: need at least one tensor")
     return items
