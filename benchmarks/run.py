@@ -94,8 +94,8 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
         if big:
             title = title.replace("8192 rows", f"{spec.X.shape[0]} rows")
         row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps}
-        for name, t in timing.items():
-            row[name] = {**t, "ratio_to_numpy": t["median_s"] / base}
+        for impl, t in timing.items():
+            row[impl] = {**t, "ratio_to_numpy": t["median_s"] / base}
         if big:
             mem_np = peak_memory(wl.numpy_impl, spec)
             mem_mt = peak_memory(wl.microtensor_impl, spec)
