@@ -107,7 +107,9 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
 
 
 def run_overhead(quick: bool) -> dict[str, Any]:
-    """Per-op overhead (one add + backward on 4x4), a 10-op chain, and long chains."""
+    """Per-op overhead (one add + backward on 4x4), a 10-op chain, long chains, and what a
+    first-order backward costs against one that records a graph (create_graph=True) on the
+    same 5-op graph: the first must not pay for the second."""
     import microtensor as mt
 
     a = mt.randn(4, 4, requires_grad=True)
@@ -134,7 +136,18 @@ def run_overhead(quick: bool) -> dict[str, Any]:
             y = y * 1.0001
         y.backward(seed)
 
+    w = mt.randn(4, 4, requires_grad=True)
+    loss = ((a @ w).sigmoid() * b).tanh().sum()
+
+    def first_order() -> None:
+        loss.backward(retain_graph=True)
+
+    def second_order_ready() -> None:
+        loss.backward(retain_graph=True, create_graph=True)
+
     out = {
+        "backward_first_order_us": best(first_order, n) * 1e6,
+        "backward_create_graph_us": best(second_order_ready, n // 4) * 1e6,
         "add_fwd_bwd_4x4_us": best(add_fwd_bwd, n) * 1e6,
         "numpy_add_4x4_us": best(lambda: an + bn, n) * 1e6,
         "chain10_fwd_bwd_us": best(chain10, n // 10) * 1e6,
