@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import plots
 from .files import write_text
 
@@ -34,11 +36,11 @@ def xor_run(iterations: int = 1500, seed: int = 0) -> tuple[Any, Any, list[float
     import nn
 
     X, y = nn.datasets.xor()
-    mt.manual_seed(seed)
     model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.Sigmoid(),
                           nn.Linear(4, 1, bias=False), nn.Sigmoid())
-    for p in model.parameters():
-        nn.init.uniform_(p, 0.0, 1.0)
+    start = np.random.default_rng(seed)  # the article's runif start, as nn.manual.train_xor
+    model[0].weight.data[...] = start.uniform(size=(3, 4))
+    model[2].weight.data[...] = start.uniform(size=(4, 1))
     loss_fn = nn.MSELoss(reduction="sum")
     opt = nn.optim.SGD(model.parameters(), lr=1.0)
     Xt, yt = mt.tensor(X), mt.tensor(y.reshape(-1, 1))
