@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -166,85 +167,81 @@ def numpy_impl(spec: Spec) -> Workload:
     return Workload(step, lambda: state["loss"])
 
 
-# ------------------------------------------------------------------------------ microtensor
+# ------------------------------------------------------------------------------ frameworks
+_LOSSES = {  # spec.kind -> (loss class name, reduction); the same names in nn and torch.nn
+    "sse": ("MSELoss", "sum"),
+    "bce": ("BCELoss", "sum"),
+    "ce_sum": ("CrossEntropyLoss", "sum"),
+    "ce_mean": ("CrossEntropyLoss", "mean"),
+}
+
+
+def _layers(spec: Spec) -> list[tuple[np.ndarray, np.ndarray | None, str | None]]:
+    """(weight (in, out), bias or None, activation class name or None) per linear layer."""
+    n_layers = len(spec.weights) // (2 if spec.bias else 1)
+    plan = []
+    for i in range(n_layers):
+        last = i == n_layers - 1
+        act = None if last and spec.kind.startswith("ce") else (
+            "ReLU" if spec.act == "relu" and not last else "Sigmoid")
+        plan.append((spec.weights[i], spec.weights[n_layers + i] if spec.bias else None, act))
+    return plan
+
+
+def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any,
+                    X: Any, y: Any) -> Workload:
+    """The same model, loss and SGD loop in nn or torch.nn (they share these names)."""
+    layers = []
+    for w, b, act in _layers(spec):
+        layers.append(linear(w, b))
+        if act:
+            layers.append(getattr(lib, act)())
+    model = lib.Sequential(*layers)
+    name, reduction = _LOSSES[spec.kind]
+    loss_fn = getattr(lib, name)(reduction=reduction)
+    opt = optim.SGD(model.parameters(), lr=spec.lr)
+    state = {"loss": np.nan}
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        opt.step()
+        state["loss"] = loss.item()
+
+    return Workload(step, lambda: state["loss"])
+
+
 def microtensor_impl(spec: Spec) -> Workload:
     """The way a user writes it: nn.Sequential of layers, a loss module, nn.optim.SGD."""
     import microtensor as mt
     import nn
 
-    n_layers = len(spec.weights) // (2 if spec.bias else 1)
-    layers = []
-    for i in range(n_layers):
-        w = spec.weights[i]
-        lin = nn.Linear(w.shape[0], w.shape[1], bias=spec.bias, dtype=w.dtype)
+    def linear(w: np.ndarray, b: np.ndarray | None) -> Any:
+        lin = nn.Linear(w.shape[0], w.shape[1], bias=b is not None, dtype=w.dtype)
         lin.weight.data[...] = w
-        if spec.bias:
-            lin.bias.data[...] = spec.weights[n_layers + i]
-        layers.append(lin)
-        last = i == n_layers - 1
-        if not (last and spec.kind.startswith("ce")):
-            layers.append(nn.ReLU() if spec.act == "relu" and not last else nn.Sigmoid())
-    model = nn.Sequential(*layers)
-    loss_fn = {
-        "sse": lambda: nn.MSELoss(reduction="sum"),
-        "bce": lambda: nn.BCELoss(reduction="sum"),
-        "ce_sum": lambda: nn.CrossEntropyLoss(reduction="sum"),
-        "ce_mean": nn.CrossEntropyLoss,
-    }[spec.kind]()
-    opt = nn.optim.SGD(model.parameters(), lr=spec.lr)
-    X, y = mt.Tensor(spec.X), mt.Tensor(spec.y)
-    state = {"loss": np.nan}
+        if b is not None:
+            lin.bias.data[...] = b
+        return lin
 
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
-        state["loss"] = loss.item()
-
-    return Workload(step, lambda: state["loss"])
+    return _framework_impl(spec, nn, linear, nn.optim, mt.Tensor(spec.X), mt.Tensor(spec.y))
 
 
-# ------------------------------------------------------------------------------ PyTorch
 def torch_impl(spec: Spec) -> Workload:
     """PyTorch eager with the same layers, loss and optimizer (only when torch is installed)."""
     import torch
 
-    n_layers = len(spec.weights) // (2 if spec.bias else 1)
-    layers = []
-    for i in range(n_layers):
-        w = spec.weights[i]
-        lin = torch.nn.Linear(w.shape[0], w.shape[1], bias=spec.bias,
+    def linear(w: np.ndarray, b: np.ndarray | None) -> Any:
+        lin = torch.nn.Linear(w.shape[0], w.shape[1], bias=b is not None,
                               dtype=getattr(torch, str(w.dtype)))
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(w.T.copy()))
-            if spec.bias:
-                lin.bias.copy_(torch.from_numpy(spec.weights[n_layers + i]))
-        layers.append(lin)
-        last = i == n_layers - 1
-        if not (last and spec.kind.startswith("ce")):
-            layers.append(torch.nn.ReLU() if spec.act == "relu" and not last
-                          else torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*layers)
-    loss_fn = {
-        "sse": lambda: torch.nn.MSELoss(reduction="sum"),
-        "bce": lambda: torch.nn.BCELoss(reduction="sum"),
-        "ce_sum": lambda: torch.nn.CrossEntropyLoss(reduction="sum"),
-        "ce_mean": torch.nn.CrossEntropyLoss,
-    }[spec.kind]()
-    opt = torch.optim.SGD(model.parameters(), lr=spec.lr)
-    X = torch.from_numpy(spec.X.copy())
-    y = torch.from_numpy(spec.y.copy())
-    state = {"loss": np.nan}
+            lin.weight.copy_(torch.from_numpy(w.T.copy()))  # torch stores (out, in)
+            if b is not None:
+                lin.bias.copy_(torch.from_numpy(b))
+        return lin
 
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
-        state["loss"] = loss.item()
-
-    return Workload(step, lambda: state["loss"])
+    X, y = torch.from_numpy(spec.X.copy()), torch.from_numpy(spec.y.copy())
+    return _framework_impl(spec, torch.nn, linear, torch.optim, X, y)
 
 
 SPECS: dict[str, Callable[[], Spec]] = {
