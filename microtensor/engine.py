@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Sequence
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,9 @@ def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
                 f"{where}: a gradient can be implied only for a one-element output; this output "
                 f"has shape {t.shape}, so pass gradient= (an array of that shape)"
             )
-        g = np.ones(t.data.shape, dtype=t.data.dtype)
+        data = t.data
+        # np.ones is a Python-level function; a 0-d output (every loss) takes the cheap way
+        g = np.array(1, dtype=data.dtype) if not data.ndim else np.ones(data.shape, data.dtype)
     else:
         if isinstance(gradient, Tensor):
             g = gradient.data
@@ -126,6 +129,12 @@ def _run(
     """Propagate `seeds` from `roots`. With `targets`, collect their gradients in a dict (by
     id) instead of touching `.grad`; otherwise accumulate into the leaves' `.grad`.
 
+    Order: every node carries a sequence number from its creation (`Function.apply`), and a
+    node is always created after the nodes of its inputs. So taking nodes newest first (a
+    heap keyed on -seq) runs each node after all of its consumers, in one pass: no counting
+    of dependencies beforehand, and nodes that receive no gradient are never visited. A chain
+    keeps one entry in the heap, so it costs the same per op at any length.
+
     `.grad` is written only after the whole walk succeeded (leaf gradients and retained
     non-leaf gradients are gathered first, then committed), so a backward that fails half way
     (a wrong-shaped gradient, a hook that raises) leaves every `.grad` as it was.
@@ -136,59 +145,69 @@ def _run(
         t.grad_fn: id(t) for t in targets if t.grad_fn is not None}
     pending: dict[int, list[Any]] = {}  # id(tensor) -> [tensor, summed gradient]
     grads: dict[Any, Any] = {}
+    heap: list[tuple[int, Any]] = []
     for t, g in zip(roots, seeds):
-        if t.grad_fn is None:
+        n = t.grad_fn
+        if n is None:
             _deliver(t, g, target_ids, found, pending)
+        elif n in grads:
+            grads[n] = grads[n] + g
         else:
-            n = t.grad_fn
-            grads[n] = grads[n] + g if n in grads else g
-    deps = _count_deps(grads)
-    needed = None if targets is None else _needed(grads, deps, target_ids, target_nodes)
+            grads[n] = g
+            heap.append((-n._seq, n))
+    heapify(heap)
+    needed = None if targets is None else _needed(list(grads), target_ids, target_nodes)
     prev_mode = _state.grad_enabled
     anomaly = _state.anomaly
     _state.grad_enabled = create_graph
     try:
-        ready = [n for n in grads if not deps.get(n)]
-        while ready:
-            n = ready.pop()
-            g = grads.pop(n, None)
-            results = None
-            if g is not None and (needed is None or n in needed):
-                if n._hooks:
-                    g = _call_hooks(n._hooks, g, create_graph)
-                if n._retain is not None and targets is None:
-                    owner = n._retain()
-                    if owner is not None:
-                        _gather(pending, owner, g)
-                if target_nodes is not None and n in target_nodes:
-                    key = target_nodes[n]
-                    found[key] = found[key] + g if key in found else g
-                results = _call_backward(n, g, create_graph, retain_graph, anomaly)
+        while heap:
+            n = heappop(heap)[1]
+            g = grads.pop(n)
+            if needed is not None and n not in needed:
+                continue
+            if n._hooks:
+                g = _call_hooks(n._hooks, g, create_graph)
+            if n._retain is not None and targets is None:
+                owner = n._retain()
+                if owner is not None:
+                    _gather(pending, owner, g)
+            if target_nodes is not None and n in target_nodes:
+                key = target_nodes[n]
+                found[key] = found[key] + g if key in found else g
+            results = _call_backward(n, g, create_graph, retain_graph, anomaly)
             i = -1
             for e in n._edges:
                 i += 1
                 if e is None:
                     continue
-                gi = None if results is None else results[i]
+                gi = results[i]
+                if gi is None:
+                    continue
                 if isinstance(e, Tensor):
-                    if gi is not None:
-                        data = e.data
-                        # the common case (an array of the right shape and dtype already)
-                        # costs two comparisons here instead of a call to _fit
-                        if (type(gi) is not np.ndarray or gi.shape != data.shape
-                                or gi.dtype != data.dtype):
-                            gi = _fit(gi, data.shape, data.dtype, n, i)
+                    data = e.data
+                    # the common case (an array of the right shape and dtype already)
+                    # costs two comparisons here instead of a call to _fit
+                    if (type(gi) is not np.ndarray or gi.shape != data.shape
+                            or gi.dtype != data.dtype):
+                        gi = _fit(gi, data.shape, data.dtype, n, i)
+                    if target_ids is None:  # backward(): gathered for .grad
+                        entry = pending.get(id(e))
+                        if entry is None:
+                            pending[id(e)] = [e, gi]
+                        else:
+                            entry[1] = entry[1] + gi
+                    else:
                         _deliver(e, gi, target_ids, found, pending)
                     continue
-                if gi is not None:
-                    if type(gi) is not np.ndarray or gi.shape != e._shape or gi.dtype != e._dtype:
-                        gi = _fit(gi, e._shape, e._dtype, n, i)
-                    prev = grads.get(e)
-                    grads[e] = gi if prev is None else prev + gi
-                left = deps[e] - 1
-                deps[e] = left
-                if not left:
-                    ready.append(e)
+                if type(gi) is not np.ndarray or gi.shape != e._shape or gi.dtype != e._dtype:
+                    gi = _fit(gi, e._shape, e._dtype, n, i)
+                prev = grads.get(e)
+                if prev is None:
+                    grads[e] = gi
+                    heappush(heap, (-e._seq, e))
+                else:
+                    grads[e] = prev + gi
         if pending:
             _commit(pending, create_graph)
         if targets is not None:
@@ -201,40 +220,17 @@ def _run(
     return found
 
 
-def _count_deps(grads: dict[Any, Any]) -> dict[Any, int]:
-    """For every node reachable from the roots, the number of edges that point at it."""
-    deps: dict[Any, int] = {}
-    stack = list(grads)
-    seen = set(stack)
+def _needed(starts: list[Any], target_ids: set[int], target_nodes: dict[Any, int]) -> set[Any]:
+    """Nodes from which some target is reachable (mt.grad skips every other backward)."""
+    seen = set(starts)
+    stack = list(starts)
     while stack:
-        n = stack.pop()
-        for e in n._edges:
-            if e is None or isinstance(e, Tensor):
-                continue
-            deps[e] = deps.get(e, 0) + 1
-            if e not in seen:
+        for e in stack.pop()._edges:
+            if e is not None and not isinstance(e, Tensor) and e not in seen:
                 seen.add(e)
                 stack.append(e)
-    return deps
-
-
-def _needed(grads: dict[Any, Any], deps: dict[Any, int], target_ids: set[int],
-            target_nodes: dict[Any, int]) -> set[Any]:
-    """Nodes from which some target is reachable (mt.grad skips every other backward)."""
-    order = []
-    remaining = dict(deps)
-    ready = [n for n in grads if not remaining.get(n)]
-    while ready:
-        n = ready.pop()
-        order.append(n)
-        for e in n._edges:
-            if e is None or isinstance(e, Tensor):
-                continue
-            remaining[e] -= 1
-            if not remaining[e]:
-                ready.append(e)
     needed: set[Any] = set()
-    for n in reversed(order):
+    for n in sorted(seen, key=_seq_of):  # oldest first: a node's inputs come before it
         if n in target_nodes or any(
             e is not None and (id(e) in target_ids if isinstance(e, Tensor) else e in needed)
             for e in n._edges
@@ -243,8 +239,12 @@ def _needed(grads: dict[Any, Any], deps: dict[Any, int], target_ids: set[int],
     return needed
 
 
+def _seq_of(n: Any) -> int:
+    return n._seq
+
+
 def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
-                   anomaly: bool) -> tuple[Any, ...]:
+                   anomaly: bool) -> tuple[Any, ...] | list[Any]:
     """Run one node's backward (with Tensor-valued saved values under create_graph)."""
     saved = n.saved
     if saved is None:
@@ -270,8 +270,9 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
         ) from None
     if not retain_graph:
         n.saved = None  # frees the arrays; also marks the node as freed
-    if type(results) is not tuple:
-        results = (results,) if not isinstance(results, list) else tuple(results)
+    kind = type(results)
+    if kind is not tuple and kind is not list:
+        results = (results,)
     if len(results) != len(n._edges):
         raise RuntimeError(
             f"{type(n).__name__}.backward returned {len(results)} gradients for "
@@ -345,10 +346,12 @@ def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
     """Run leaf hooks on each leaf's total gradient, then accumulate every gradient into
     `.grad` (first-order gradients are copied, so `.grad` never aliases an array the caller
     or an op still holds)."""
-    final = [
-        (t, _call_hooks(t._hooks, g, create_graph) if t.grad_fn is None and t._hooks else g)
-        for t, g in pending.values()
-    ]
+    final = pending.values()
+    if any(t._hooks for t, _ in final):
+        final = [
+            (t, _call_hooks(t._hooks, g, create_graph) if t.grad_fn is None and t._hooks else g)
+            for t, g in final
+        ]
     for t, g in final:
         if create_graph:
             new = g if isinstance(g, Tensor) else _make(np.array(g))

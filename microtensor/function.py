@@ -19,6 +19,7 @@ write backward with operators, NumPy ufuncs and those shared methods.
 from __future__ import annotations
 
 import traceback
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from .tensor import Tensor, _make
 
 _ERRORS = (ValueError, TypeError, IndexError)
 _new = object.__new__
+_next_seq = count().__next__  # creation order of nodes: the engine's topological order
 
 
 class Function:
@@ -50,6 +52,7 @@ class Function:
         "_dtype",
         "_kwargs",
         "_scope",
+        "_seq",
         "__dict__",
         "__weakref__",
     )
@@ -88,6 +91,7 @@ class Function:
         node.saved = ()
         raw = []
         edges = []
+        needs = []
         requires = False
         for a in args:
             if isinstance(a, Tensor):
@@ -96,17 +100,17 @@ class Function:
                     requires = True
                     fn = a.grad_fn
                     edges.append(a if fn is None else fn)
+                    needs.append(True)
                     continue
             else:
                 raw.append(a)
             edges.append(None)
+            needs.append(False)
         state = _state
         record = requires and state.grad_enabled
         # known before forward, as in PyTorch, so a forward can skip saving what no
         # gradient will need
-        node.needs_input_grad = (
-            tuple([e is not None for e in edges]) if record else (False,) * len(edges)
-        )
+        node.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
         try:
             result = node.forward(*raw, **kwargs)
         except _ERRORS as e:
@@ -136,9 +140,17 @@ class Function:
         node._dtype = out.dtype
         node._kwargs = kwargs
         node._scope = state.scope
+        node._seq = _next_seq()
         if anomaly:
             node._trace = traceback.extract_stack()[:-1]
-        return _make(out, True, node)
+        t = _new(Tensor)  # what tensor._make does, inlined: this is the hottest path there is
+        t.data = out
+        t.grad = None
+        t._requires_grad = True
+        t.grad_fn = node
+        t.name = None
+        t._hooks = None
+        return t
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

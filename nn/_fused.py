@@ -10,6 +10,8 @@ from the tracked inputs instead of using the values saved as constants.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,35 @@ def _scale(grad: Any, reduction: str, count: int) -> Any:
     return grad[..., None] if grad.ndim else grad
 
 
+@functools.lru_cache(maxsize=64)
+def _arange(n: int) -> np.ndarray:
+    """np.arange(n), read-only and kept: a training loop asks for the same few sizes."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _ones_column(n: int, dtype: np.dtype) -> np.ndarray:
+    """np.ones((n, 1), dtype), read-only and kept (a row sum is `x @ _ones_column(...)`)."""
+    ones = np.ones((n, 1), dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _row_max(flat: np.ndarray) -> np.ndarray:
+    """flat.max(axis=1, keepdims=True), fast for few columns: NumPy reduces a short last axis
+    one row at a time (150 x 3: 8 us), while an elementwise maximum over the columns runs
+    down whole columns (2 us; 2.5x faster at 8192 x 10 too). NaN propagates the same way."""
+    n_cols = flat.shape[1]
+    if n_cols == 0 or n_cols > 16:
+        return flat.max(axis=1, keepdims=True, initial=-np.inf)
+    top = flat[:, :1].copy()
+    for j in range(1, n_cols):
+        np.maximum(top, flat[:, j:j + 1], out=top)
+    return top
+
+
 class SoftmaxCrossEntropy(Function):
     """-log_softmax(logits)[label], reduced.   d/dlogits = softmax(logits) - onehot(label)
 
@@ -38,11 +69,11 @@ class SoftmaxCrossEntropy(Function):
                 reduction: str = "mean") -> np.ndarray:
         self.reduction, self.labels = reduction, labels
         flat = logits.reshape(-1, logits.shape[-1])
-        shifted = flat - flat.max(axis=1, keepdims=True, initial=-np.inf)
+        shifted = flat - _row_max(flat)
         exps = np.exp(shifted)
-        sums = exps.sum(axis=1, keepdims=True)
-        rows = np.arange(flat.shape[0])
-        loss = np.log(sums[:, 0]) - shifted[rows, labels.ravel()]
+        sums = exps @ _ones_column(flat.shape[1], exps.dtype)  # row sums, through BLAS
+        self.picks = picks = (_arange(flat.shape[0]), labels.ravel())
+        loss = np.log(sums[:, 0]) - shifted[picks]
         self.count = loss.size
         if self.needs_input_grad[0]:
             exps /= sums  # now the softmax, kept for backward
@@ -59,36 +90,50 @@ class SoftmaxCrossEntropy(Function):
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
             onehot.reshape(-1, onehot.shape[-1])[np.arange(self.count), self.labels.ravel()] = 1
             d = logits.softmax(axis=-1) - onehot
-        else:
-            d = probs.reshape(logits.shape).copy()
-            d.reshape(-1, d.shape[-1])[np.arange(self.count), self.labels.ravel()] -= 1
-        return d * _scale(grad, self.reduction, self.count)
+            return d * _scale(grad, self.reduction, self.count)
+        d = probs.copy()
+        d[self.picks] -= 1
+        d = d.reshape(logits.shape)
+        if self.reduction == "none":
+            return d * grad[..., None]
+        # a 0-d gradient: applied as a Python number, only when it is not 1
+        scale = float(grad) / (max(self.count, 1) if self.reduction == "mean" else 1)
+        if scale != 1.0:
+            d *= scale
+        return d
 
 
 class SquaredError(Function):
     """(x - y)**2, reduced.   d/dx = 2 (x - y),  d/dy = -2 (x - y)
 
-    One node instead of three (subtract, square, reduce). x and y are saved as they are, so
-    the backward formula is differentiable as written.
+    One node instead of three (subtract, square, reduce); a summed or mean square is one
+    `vdot`. x and y are saved as they are, so under create_graph the backward formula is
+    differentiable as written; first-order backward reuses the forward's difference.
     """
 
     def forward(self, x: np.ndarray, y: Any, reduction: str = "mean") -> np.ndarray:
         self.reduction = reduction
         diff = x - y
         self.count = diff.size
-        self.save_for_backward(x, y)
-        sq = diff * diff
-        if reduction == "mean":
-            return np.asarray(sq.mean())
-        if reduction == "sum":
-            return np.asarray(sq.sum())
-        return sq
+        self.save_for_backward(x, y, diff)
+        if reduction == "none":
+            return diff * diff
+        total = np.vdot(diff, diff)
+        if not math.isfinite(total) and np.geterr()["over"] == "raise":
+            diff * diff  # raises FloatingPointError as the elementwise square would
+        return np.asarray(total / max(diff.size, 1) if reduction == "mean" else total)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, y = self.saved
+        x, y, diff = self.saved
         need_x, need_y = self.needs_input_grad
-        g = (x - y) * (2 * grad if self.reduction == "none" else
-                       2 * _scale(grad, self.reduction, self.count))
+        if isinstance(grad, Tensor):  # create_graph: the formula over the tracked inputs
+            g = (x - y) * (2 * grad if self.reduction == "none" else
+                           2 * _scale(grad, self.reduction, self.count))
+        elif self.reduction == "none":
+            g = diff * (2 * grad)
+        else:  # a 0-d gradient: multiply by a Python number (cheaper, keeps diff's dtype)
+            scale = 2.0 * float(grad)
+            g = diff * (scale / max(self.count, 1) if self.reduction == "mean" else scale)
         return (g if need_x else None), (-g if need_y else None)
 
 
@@ -101,6 +146,11 @@ class Linear(Function):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        if weight.ndim != 2 or (bias is not None and bias.shape != weight.shape[1:]):
+            raise ValueError(
+                f"linear: weight must be (in, out) and bias (out,), got weight {weight.shape}"
+                + ("" if bias is None else f" and bias {bias.shape}")
+            )
         if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
             raise ValueError(
                 f"linear: input of shape {x.shape} does not fit weight of shape "

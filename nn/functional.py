@@ -21,6 +21,7 @@ from ._fused import Linear as _Linear
 from ._fused import SoftmaxCrossEntropy, SquaredError
 
 _REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {np.dtype(f"{k}{size}"): np.dtype(f"u{size}") for k in "iu" for size in (1, 2, 4, 8)}
 _BCE_EPS = 1e-12  # PyTorch's floor on p * (1 - p) in the BCE gradient
 _LOG_FLOOR = -100.0  # PyTorch's clamp on log(p) and log(1 - p) in BCE
 
@@ -136,26 +137,50 @@ class BinaryCrossEntropy(Function):
     Fused rather than composed from log and clip: the composite's backward divides by p and by
     1 - p, which overflows float32 near p = 0 or 1 (and gives inf * 0 = nan), while this
     formula stays finite everywhere; it is PyTorch's gradient too. Written over arrays or
-    Tensors, so second order works.
+    Tensors, so second order works. A summed or mean loss is two `vdot`s. Probabilities
+    outside [0, 1] are refused here: they make a log nan, so the range is checked only then.
     """
 
     def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "none") -> np.ndarray:
         self.save_for_backward(p, y)
         self.reduction, self.count = reduction, p.size
-        with np.errstate(divide="ignore"):
-            log_p = np.maximum(np.log(p), _LOG_FLOOR)
-            log_q = np.maximum(np.log1p(-p), _LOG_FLOOR)
-        loss = -(y * log_p + (1 - y) * log_q)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_p = np.log(p)
+            log_q = np.log1p(-p)
+        np.maximum(log_p, _LOG_FLOOR, out=log_p)
+        np.maximum(log_q, _LOG_FLOOR, out=log_q)
         if reduction == "none":
-            return loss
-        return np.asarray(loss.sum() if reduction == "sum" else loss.mean())
+            loss = -(y * log_p + (1 - y) * log_q)
+            nan = bool(np.isnan(loss).any())
+        else:
+            loss = -(np.vdot(y, log_p) + np.vdot(1 - y, log_q))
+            nan = math.isnan(loss)
+            if reduction == "mean":
+                loss = loss / max(p.size, 1)
+        if nan and p.size and (np.min(p) < 0 or np.max(p) > 1):
+            raise ValueError(
+                "binary_cross_entropy: input must be probabilities in [0, 1], got values in "
+                f"[{np.min(p):g}, {np.max(p):g}] (for logits use "
+                "binary_cross_entropy_with_logits)"
+            )
+        return np.asarray(loss, dtype=p.dtype)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         p, y = self.saved
-        if self.reduction == "mean":
-            grad = grad / max(self.count, 1)
         need_p, need_y = self.needs_input_grad
-        grad_p = grad * (p - y) / np.maximum(p * (1 - p), _BCE_EPS) if need_p else None
+        if isinstance(grad, Tensor) or self.reduction == "none":
+            if self.reduction == "mean":
+                grad = grad / max(self.count, 1)
+            grad_p = grad * (p - y) / np.maximum(p * (1 - p), _BCE_EPS) if need_p else None
+        else:  # a 0-d gradient: applied as a Python number, only when it is not 1
+            scale = float(grad) / (max(self.count, 1) if self.reduction == "mean" else 1)
+            grad = scale
+            grad_p = None
+            if need_p:
+                grad_p = p - y
+                grad_p /= np.maximum(p * (1 - p), _BCE_EPS)
+                if scale != 1.0:
+                    grad_p *= scale
         grad_y = None
         if need_y:
             floor = math.exp(_LOG_FLOOR)
@@ -171,12 +196,6 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     _check_reduction(reduction, "binary_cross_entropy")
     input = _tensor(input, "binary_cross_entropy")  # noqa: A001
     y = _target(target, input, "binary_cross_entropy")
-    p = input.data
-    if p.size and (np.min(p) < 0 or np.max(p) > 1):
-        raise ValueError(
-            "binary_cross_entropy: input must be probabilities in [0, 1], got values in "
-            f"[{np.min(p):g}, {np.max(p):g}] (for logits use binary_cross_entropy_with_logits)"
-        )
     if weight is None:  # the reduction folded into the op: one node (see the class)
         return BinaryCrossEntropy.apply(input, y, reduction=reduction)
     loss = BinaryCrossEntropy.apply(input, y)
@@ -279,9 +298,13 @@ def _class_labels(target: Any, num_classes: int, shape: tuple[int, ...] | None,
     if arr.dtype.kind == "f":
         _first_bad(arr, ~np.isfinite(arr) | (arr != np.round(arr)), where,
                    "is not a whole number")
-    _first_bad(arr, (arr < 0) | (arr >= num_classes), where,
-               f"is out of range for {num_classes} classes (labels must be in "
-               f"0..{num_classes - 1})")
+    # integers: one reduction over an unsigned view (where a negative label is huge) says
+    # whether any label is out of range; only then is the first bad one looked for
+    unsigned = _UNSIGNED.get(arr.dtype)
+    if unsigned is None or (arr.size and arr.view(unsigned).max() >= num_classes):
+        _first_bad(arr, (arr < 0) | (arr >= num_classes), where,
+                   f"is out of range for {num_classes} classes (labels must be in "
+                   f"0..{num_classes - 1})")
     return arr.astype(np.intp, copy=False)
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from microtensor import Tensor
+from microtensor.ops import elementwise as _ops
 
 from . import functional as F
 from . import init
+from ._fused import Linear as _LinearOp
 from .module import Module, Parameter
 
 
@@ -42,6 +44,10 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x @ weight (+ bias)."""
+        if isinstance(x, Tensor):  # the fused op checks the shapes itself
+            if self.bias is None:
+                return _LinearOp.apply(x, self.weight)
+            return _LinearOp.apply(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -62,7 +68,7 @@ class Sigmoid(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """sigmoid(x)."""
-        return F.sigmoid(x)
+        return _ops.Sigmoid.apply(x) if isinstance(x, Tensor) else F.sigmoid(x)
 
 
 class Tanh(Module):
@@ -70,7 +76,7 @@ class Tanh(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """tanh(x)."""
-        return F.tanh(x)
+        return _ops.Tanh.apply(x) if isinstance(x, Tensor) else F.tanh(x)
 
 
 class ReLU(Module):
@@ -78,7 +84,7 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """relu(x)."""
-        return F.relu(x)
+        return _ops.Relu.apply(x) if isinstance(x, Tensor) else F.relu(x)
 
 
 class LeakyReLU(Module):

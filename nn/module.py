@@ -9,7 +9,6 @@ so each op records the stack of modules that made it in `node._scope`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -47,14 +46,6 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
-
-class _Depth(threading.local):
-    """How deep we are in nested `Module.__call__`s (0: the outermost call)."""
-
-    value: int = 0
-
-
-_depth = _Depth()
 
 _INTERNAL = ("_name", "_forward_hooks", "_forward_pre_hooks", "_plain_containers", "training")
 
@@ -272,26 +263,26 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _depth.value == 0 and self._plain_containers:
-            self._rename()  # a plain list may have grown since it was assigned
-        for hook in self._forward_pre_hooks:
-            new = hook(self, args)
-            if new is not None:
-                args = new if isinstance(new, tuple) else (new,)
-        # what `with mt.scope(self):` does, inlined: this runs once per module per step
         state = _grad_state
         outer = state.scope
+        if self._plain_containers and not any(isinstance(s, Module) for s in outer):
+            self._rename()  # the outermost call: a plain list may have grown since assigned
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks):
+                new = hook(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
+        # what `with mt.scope(self):` does, inlined: this runs once per module per step
         state.scope = outer + (self,)
-        _depth.value += 1
         try:
             out = self.forward(*args, **kwargs)
         finally:
-            _depth.value -= 1
             state.scope = outer
-        for hook in self._forward_hooks:
-            new = hook(self, args, out)
-            if new is not None:
-                out = new
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks):
+                new = hook(self, args, out)
+                if new is not None:
+                    out = new
         return out
 
     def register_forward_hook(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit as _expit
 
 from ..function import Function
 from ..tensor import Tensor, _make
@@ -174,19 +175,13 @@ class Tanh(Function):
 class Sigmoid(Function):
     """sigmoid(x) = 1 / (1 + exp(-x)).   d/dx = s * (1 - s), s = out
 
-    Both formulas below never overflow and keep the relative precision of small outputs
-    (sigmoid(-40) = 4.2e-18, not 0). exp(-logaddexp(0, -x)) takes the fewest NumPy calls,
-    which is what counts on small arrays; from z = exp(-|x|), 1 / (1 + z) for x >= 0 and
-    z / (1 + z) for x < 0 takes the least arithmetic, 2.5x faster from a few hundred elements.
+    Forward is SciPy's `expit`: one ufunc (a composite takes four NumPy calls, which is what
+    costs on small arrays), computed as exp(x) / (1 + exp(x)) for x < 0, so it never overflows
+    and keeps the relative precision of small outputs (sigmoid(-40) = 4.2e-18, not 0).
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.size <= 200:
-            out = np.exp(-np.logaddexp(0, -x))
-        else:
-            z = np.exp(-np.abs(x))
-            out = np.where(x >= 0, 1, z)
-            out /= 1 + z
+        out = _expit(x)
         self.save_for_backward(out)
         return out
 
