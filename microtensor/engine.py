@@ -194,9 +194,10 @@ def _run(
                     if target_ids is None:  # backward(): gathered for .grad
                         entry = pending.get(id(e))
                         if entry is None:
-                            pending[id(e)] = [e, gi]
+                            pending[id(e)] = [e, gi, n._fresh_grads]
                         else:
                             entry[1] = entry[1] + gi
+                            entry[2] = True  # a sum the engine made
                     else:
                         _deliver(e, gi, target_ids, found, pending)
                     continue
@@ -337,27 +338,30 @@ def _deliver(leaf: Tensor, g: Any, target_ids: set[int] | None, found: dict[int,
 def _gather(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
     entry = pending.get(id(t))
     if entry is None:
-        pending[id(t)] = [t, g]
+        pending[id(t)] = [t, g, False]
     else:
         entry[1] = entry[1] + g
+        entry[2] = True
 
 
 def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
     """Run leaf hooks on each leaf's total gradient, then accumulate every gradient into
-    `.grad` (first-order gradients are copied, so `.grad` never aliases an array the caller
-    or an op still holds)."""
+    `.grad`. A first-order gradient is copied unless the engine or the op made it (a sum, or
+    an op with `_fresh_grads`), so `.grad` never aliases an array the caller or an op still
+    holds."""
     final = pending.values()
-    if any(t._hooks for t, _ in final):
+    if any(t._hooks for t, _, _ in final):
         final = [
-            (t, _call_hooks(t._hooks, g, create_graph) if t.grad_fn is None and t._hooks else g)
-            for t, g in final
+            (t, _call_hooks(t._hooks, g, create_graph), False)
+            if t.grad_fn is None and t._hooks else (t, g, owned)
+            for t, g, owned in final
         ]
-    for t, g in final:
+    for t, g, owned in final:
         if create_graph:
             new = g if isinstance(g, Tensor) else _make(np.array(g))
             t.grad = new if t.grad is None else t.grad + new
         elif t.grad is None:
-            t.grad = _make(np.array(g))
+            t.grad = _make(g if owned else np.array(g))
         else:
             t.grad = _make(t.grad.data + g)
 

@@ -61,6 +61,10 @@ class Function:
     _hooks = None
     _retain = None
     _trace = None
+    # True for an op whose first-order backward always returns arrays it just made (never
+    # its incoming gradient, a view of it, or a saved array): the engine may then store them
+    # in a leaf's .grad without a defensive copy
+    _fresh_grads = False
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """Compute the op on arrays; override in subclasses."""

@@ -29,17 +29,26 @@ def _scale(grad: Any, reduction: str, count: int) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _arange(n: int) -> np.ndarray:
-    """np.arange(n), read-only and kept: a training loop asks for the same few sizes."""
-    rows = np.arange(n)
-    rows.flags.writeable = False
-    return rows
+def _row_starts(n_rows: int, n_cols: int) -> np.ndarray:
+    """The flat index of each row's first element in an (n_rows, n_cols) array, read-only
+    and kept."""
+    starts = np.arange(0, n_rows * n_cols, n_cols)
+    starts.flags.writeable = False
+    return starts
 
 
 @functools.lru_cache(maxsize=64)
 def _ones_column(n: int, dtype: np.dtype) -> np.ndarray:
     """np.ones((n, 1), dtype), read-only and kept (a row sum is `x @ _ones_column(...)`)."""
     ones = np.ones((n, 1), dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+@functools.lru_cache(maxsize=64)
+def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
+    """np.ones(n, dtype), read-only and kept (a column sum is `_ones_row(...) @ x`)."""
+    ones = np.ones(n, dtype=dtype)
     ones.flags.writeable = False
     return ones
 
@@ -69,30 +78,33 @@ class SoftmaxCrossEntropy(Function):
                 reduction: str = "mean") -> np.ndarray:
         self.reduction, self.labels = reduction, labels
         flat = logits.reshape(-1, logits.shape[-1])
+        n_rows, n_cols = flat.shape
         shifted = flat - _row_max(flat)
         exps = np.exp(shifted)
-        sums = exps @ _ones_column(flat.shape[1], exps.dtype)  # row sums, through BLAS
-        self.picks = picks = (_arange(flat.shape[0]), labels.ravel())
-        loss = np.log(sums[:, 0]) - shifted[picks]
+        sums = exps @ _ones_column(n_cols, exps.dtype)  # row sums, through BLAS
+        # each row's label as an index into the flattened array: one index array is cheaper
+        # to pick with (and to update in backward) than a pair
+        self.picks = picks = _row_starts(n_rows, n_cols) + labels.reshape(-1)
+        loss = np.log(sums[:, 0]) - shifted.reshape(-1)[picks]
         self.count = loss.size
         if self.needs_input_grad[0]:
-            exps /= sums  # now the softmax, kept for backward
-            self.save_for_backward(logits, exps)
+            self.save_for_backward(logits, exps, sums)
         if reduction == "mean":
             return np.asarray(loss.mean())
         if reduction == "sum":
-            return np.asarray(loss.sum())
+            return np.asarray(np.add.reduce(loss, axis=None))
         return loss.reshape(labels.shape)
 
     def backward(self, grad: Any) -> Any:
-        logits, probs = self.saved
+        logits, exps, sums = self.saved
         if isinstance(grad, Tensor):
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            onehot.reshape(-1, onehot.shape[-1])[np.arange(self.count), self.labels.ravel()] = 1
+            onehot.reshape(-1)[self.picks] = 1
             d = logits.softmax(axis=-1) - onehot
             return d * _scale(grad, self.reduction, self.count)
-        d = probs.copy()
-        d[self.picks] -= 1
+        d = exps / sums  # the softmax
+        flat = d.reshape(-1)
+        flat[self.picks] = flat[self.picks] - 1
         d = d.reshape(logits.shape)
         if self.reduction == "none":
             return d * grad[..., None]
@@ -145,6 +157,8 @@ class Linear(Function):
     Leading axes of x are batch axes; weight is (in, out).
     """
 
+    _fresh_grads = True  # three matmuls: new arrays (the engine need not copy them)
+
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         if weight.ndim != 2 or (bias is not None and bias.shape != weight.shape[1:]):
             raise ValueError(
@@ -176,4 +190,8 @@ class Linear(Function):
             grad_w = flat.T @ rows
         if len(needs) == 2:
             return grad_x, grad_w
-        return grad_x, grad_w, (rows.sum(axis=0) if needs[2] else None)
+        grad_b = None
+        if needs[2]:  # the column sums, through BLAS (3x NumPy's sum(axis=0), any size)
+            grad_b = (_ones_row(rows.shape[0], rows.dtype) @ rows
+                      if type(rows) is np.ndarray else rows.sum(axis=0))
+        return grad_x, grad_w, grad_b

@@ -301,7 +301,8 @@ def _class_labels(target: Any, num_classes: int, shape: tuple[int, ...] | None,
     # integers: one reduction over an unsigned view (where a negative label is huge) says
     # whether any label is out of range; only then is the first bad one looked for
     unsigned = _UNSIGNED.get(arr.dtype)
-    if unsigned is None or (arr.size and arr.view(unsigned).max() >= num_classes):
+    if unsigned is None or (arr.size and np.maximum.reduce(arr.view(unsigned), axis=None)
+                            >= num_classes):
         _first_bad(arr, (arr < 0) | (arr >= num_classes), where,
                    f"is out of range for {num_classes} classes (labels must be in "
                    f"0..{num_classes - 1})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import expit as _expit
 
 from ..function import Function
 from ..tensor import Tensor, _make
@@ -170,6 +169,16 @@ class Tanh(Function):
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
         return grad * (1 - out * out)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    """SciPy's expit, imported on first use (SciPy adds a quarter second to `import`): this
+    function replaces itself with it."""
+    global _expit
+    from scipy.special import expit
+
+    _expit = expit
+    return expit(x)
 
 
 class Sigmoid(Function):

@@ -82,12 +82,18 @@ class Optimizer:
             with mt.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                self._update(p, p.grad.data, state, group)
+            self._update_group(group)
         return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """`_update` every parameter of `group` that has a gradient (a subclass may override
+        this with a cheaper loop for a common case)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                self._update(p, p.grad.data, state, group)
 
     def state_dict(self) -> dict[str, Any]:
         """The hyperparameters of each group and copies of the per-parameter state, with

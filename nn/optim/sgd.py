@@ -38,6 +38,16 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
 
+    def _update_group(self, group: dict[str, Any]) -> None:
+        if group["momentum"] != 0 or group["weight_decay"] != 0:
+            super()._update_group(group)
+            return
+        lr = group["lr"]  # plain SGD, the seeds' W -= lr * dW: no state, no scratch arrays
+        for p in group["params"]:
+            grad = p.grad
+            if grad is not None:
+                p.data -= lr * grad.data
+
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
