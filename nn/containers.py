@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from microtensor.grad_mode import _state as _grad_state
+
 from .module import Module, Parameter
 
 
@@ -72,6 +74,18 @@ class Sequential(ModuleList):
 
     def forward(self, x: Any) -> Any:
         """Feed `x` through each module in turn."""
-        for m in self._items:
-            x = m(x)
+        # what Module.__call__ does for a child without hooks (enter its scope, forward),
+        # inlined: a stack of small layers spends as long in calls as in arithmetic
+        state = _grad_state
+        outer = state.scope
+        try:
+            for m in self._items:
+                if m._forward_pre_hooks or m._forward_hooks:
+                    state.scope = outer
+                    x = m(x)
+                else:
+                    state.scope = outer + (m,)
+                    x = m.forward(x)
+        finally:
+            state.scope = outer
         return x

@@ -196,7 +196,12 @@ class Sigmoid(Function):
 
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
-        return grad * out * (1 - out)
+        if isinstance(out, Tensor):  # create_graph
+            return grad * out * (1 - out)
+        d = 1 - out  # the same product, with no temporaries beyond the result
+        d *= out
+        d *= grad
+        return d
 
 
 class Relu(Function):
