@@ -160,22 +160,37 @@ def _run(
     prev_mode = _state.grad_enabled
     anomaly = _state.anomaly
     _state.grad_enabled = create_graph
+    fast = not create_graph and not anomaly  # backward runs inline, on arrays
+    grad_call = targets is not None
     try:
         while heap:
             n = heappop(heap)[1]
             g = grads.pop(n)
-            if needed is not None and n not in needed:
-                continue
-            if n._hooks:
-                g = _call_hooks(n._hooks, g, create_graph)
-            if n._retain is not None and targets is None:
-                owner = n._retain()
-                if owner is not None:
-                    _gather(pending, owner, g)
-            if target_nodes is not None and n in target_nodes:
-                key = target_nodes[n]
-                found[key] = found[key] + g if key in found else g
-            results = _call_backward(n, g, create_graph, retain_graph, anomaly)
+            if grad_call or n._hooks or n._retain is not None:  # the rare cases, one test
+                if needed is not None and n not in needed:
+                    continue
+                if n._hooks:
+                    g = _call_hooks(n._hooks, g, create_graph)
+                if n._retain is not None and targets is None:
+                    owner = n._retain()
+                    if owner is not None:
+                        _gather(pending, owner, g)
+                if target_nodes is not None and n in target_nodes:
+                    key = target_nodes[n]
+                    found[key] = found[key] + g if key in found else g
+            if fast and n.saved is not None:  # _call_backward's common case, inlined
+                try:
+                    results = n.backward(g)
+                except FloatingPointError as e:
+                    raise _backward_float_error(n, e) from None
+                if not retain_graph:
+                    n.saved = None  # frees the arrays; also marks the node as freed
+                if type(results) is not tuple:
+                    results = results if type(results) is list else (results,)
+                if len(results) != len(n._edges):
+                    raise _count_error(n, results)
+            else:
+                results = _call_backward(n, g, create_graph, retain_graph, anomaly)
             i = -1
             for e in n._edges:
                 i += 1
@@ -263,25 +278,33 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
         else:
             results = n.backward(g)
     except FloatingPointError as e:
-        # NumPy raising under np.errstate(...="raise"): name the op and where it was made
-        where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else ""
-        raise FloatingPointError(
-            f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
-                                                    if where else "")
-        ) from None
+        raise _backward_float_error(n, e) from None
     if not retain_graph:
         n.saved = None  # frees the arrays; also marks the node as freed
-    kind = type(results)
-    if kind is not tuple and kind is not list:
-        results = (results,)
+    if type(results) is not tuple:
+        results = results if type(results) is list else (results,)
     if len(results) != len(n._edges):
-        raise RuntimeError(
-            f"{type(n).__name__}.backward returned {len(results)} gradients for "
-            f"{len(n._edges)} inputs"
-        )
+        raise _count_error(n, results)
     if anomaly:
         _check_backward(n, g, results)
     return results
+
+
+def _backward_float_error(n: Any, e: FloatingPointError) -> FloatingPointError:
+    """NumPy raising under np.errstate(...="raise") in a backward: name the op and, in
+    anomaly mode, where it was made."""
+    where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else ""
+    return FloatingPointError(
+        f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
+                                                if where else "")
+    )
+
+
+def _count_error(n: Any, results: Sequence[Any]) -> RuntimeError:
+    return RuntimeError(
+        f"{type(n).__name__}.backward returned {len(results)} gradients for "
+        f"{len(n._edges)} inputs"
+    )
 
 
 def _attach(n: Any, saved: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -350,7 +373,12 @@ def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
     an op with `_fresh_grads`), so `.grad` never aliases an array the caller or an op still
     holds."""
     final = pending.values()
-    if any(t._hooks for t, _, _ in final):
+    for t, _, _ in final:
+        if t._hooks:
+            break
+    else:
+        t = None
+    if t is not None:  # some leaf has hooks
         final = [
             (t, _call_hooks(t._hooks, g, create_graph), False)
             if t.grad_fn is None and t._hooks else (t, g, owned)
