@@ -56,6 +56,31 @@ def time_interleaved(impls: dict[str, wl.Workload], rounds: int, steps: int,
             for (name, s), w in zip(samples.items(), impls.values())}
 
 
+AGREEMENT_STEPS = 20
+
+
+def check_agreement(spec: wl.Spec, with_torch: bool) -> dict[str, float]:
+    """Largest relative difference from NumPy's loss over the first steps of fresh runs.
+
+    The final losses of the timed runs are printed too, but a chaotic workload (W2: summed
+    loss, lr 1e-2) amplifies rounding differences over thousands of steps; the first
+    AGREEMENT_STEPS steps show whether the implementations do the same arithmetic."""
+    makers = {"microtensor": wl.microtensor_impl}
+    if with_torch:
+        makers["torch"] = wl.torch_impl
+    steps = 2 if spec.X.shape[0] > 4096 else AGREEMENT_STEPS
+    ref = wl.numpy_impl(spec)
+    runs = {name: make(spec) for name, make in makers.items()}
+    worst = {name: 0.0 for name in runs}
+    for _ in range(steps):
+        ref.step()
+        for name, w in runs.items():
+            w.step()
+            diff = abs(w.loss() - ref.loss()) / max(abs(ref.loss()), 1e-300)
+            worst[name] = max(worst[name], diff)
+    return worst
+
+
 def peak_memory(make: Any, spec: wl.Spec) -> float:
     """Peak bytes that NumPy allocates during two training steps (tracemalloc sees NumPy)."""
     w = make(spec)
@@ -88,12 +113,16 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
         if big:
             rounds, steps, warmup = (3, 1, 1) if quick else (7, 1, 2)
         else:
-            rounds, steps, warmup = (5, 50, 20) if quick else (15, 200, 100)
+            # many short rounds: this kind of machine slows down in bursts of milliseconds,
+            # and short rounds let every implementation share each burst
+            rounds, steps, warmup = (10, 25, 20) if quick else (40, 50, 100)
         timing = time_interleaved(impls, rounds, steps, warmup)
+        agreement = check_agreement(spec, have_torch and "torch" in impls)
         base = timing["numpy"]["median_s"]
         if big:
             title = title.replace("8192 rows", f"{spec.X.shape[0]} rows")
-        row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps}
+        row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps,
+                               "agreement": agreement}
         for impl, t in timing.items():
             row[impl] = {**t, "ratio_to_numpy": t["median_s"] / base}
         if big:
@@ -181,6 +210,8 @@ def _print_row(row: dict[str, Any]) -> None:
     if "torch" in row:
         ratio = row["torch"]["median_s"] / row["microtensor"]["median_s"]
         print(f"  torch / microtensor = {ratio:.2f}")
+    agree = ", ".join(f"{k} {v:.1e}" for k, v in row["agreement"].items())
+    print(f"  largest relative loss difference from numpy in the first steps: {agree}")
     if "peak_bytes" in row:
         p = row["peak_bytes"]
         print(f"  peak NumPy memory: numpy {p['numpy'] / 2**20:.0f} MiB, microtensor "
