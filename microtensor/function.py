@@ -138,11 +138,11 @@ class Function:
                         break
                 else:
                     src.append(-1 if (s is result or s is out) else None)
-            node._saved_src = src
+            node._saved_src = tuple(src)  # ints only: a tuple the garbage collector skips
         node._edges = edges
         node._shape = out.shape
         node._dtype = out.dtype
-        node._kwargs = kwargs
+        node._kwargs = kwargs or None  # most ops have none: no empty dict per node
         node._scope = state.scope
         node._seq = _next_seq()
         if anomaly:
