@@ -266,14 +266,15 @@ def _tensor(x: Any, where: str) -> Tensor:
 
 def _target(target: Any, like: Tensor, where: str, same_shape: bool = True) -> Any:
     """`target` as an array (or Tensor, kept differentiable) of `like`'s dtype and shape."""
+    dtype = like.data.dtype
     if isinstance(target, Tensor):
-        t = target if target.dtype == like.dtype else target.astype(like.dtype)
+        t = target if target.data.dtype == dtype else target.astype(dtype)
     else:
         try:
-            t = np.asarray(target, dtype=like.dtype)
+            t = np.asarray(target, dtype=dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{where}: target must be numeric ({e})") from None
-    if same_shape and t.shape != like.shape:
+    if same_shape and t.shape != like.data.shape:
         raise ValueError(
             f"{where}: target shape {t.shape} differs from input shape {like.shape}; reshape "
             "one of them (broadcasting here is almost always a bug)"
