@@ -1,10 +1,11 @@
 """The reverse-mode engine: an iterative walk of the graph from the outputs to the leaves.
 
-No recursion anywhere, so a chain of a million ops is as fine as a chain of three. The walk is
-Kahn's algorithm: count, for every node, how many consumers will send it a gradient; a node
-runs its backward once all of them have. Every gradient is then fitted to its input: summed
-over broadcast axes (`unbroadcast`, the only place that undoes broadcasting) and cast to the
-input's dtype.
+No recursion anywhere, so a chain of a million ops is as fine as a chain of three. Nodes are
+numbered as they are made (`Function.apply`), and a node's inputs are always older than it,
+so the walk takes nodes newest first from a heap: each runs its backward after every consumer
+has sent it a gradient, in a single pass (see `_run`). Every gradient is then fitted to its
+input: summed over broadcast axes (`unbroadcast`, the only place that undoes broadcasting)
+and cast to the input's dtype.
 
 First-order passes move plain ndarrays and run under no_grad. With `create_graph=True` the
 same backward formulas receive Tensors (see function.py), so the gradients carry a graph.
