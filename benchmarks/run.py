@@ -16,6 +16,7 @@ benchmarks/results/latest.json).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -182,6 +183,7 @@ def run_overhead(quick: bool) -> dict[str, Any]:
         "chain10_fwd_bwd_us": best(chain10, n // 10) * 1e6,
     }
     for length in (10_000, 100_000) if quick else (10_000, 100_000, 300_000):
+        gc.collect()  # time the chain, not the collection of what earlier runs left behind
         x = mt.tensor(1.0, requires_grad=True)
         t0 = time.perf_counter()
         y = x

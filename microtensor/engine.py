@@ -30,7 +30,7 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate d(tensor)/d(leaf) into `leaf.grad` for every leaf that requires grad."""
-    if not tensor.requires_grad:
+    if not tensor._requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad (no input of it requires grad, or it "
             "was computed under no_grad)"
