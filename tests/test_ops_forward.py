@@ -62,3 +62,15 @@ def test_op_forward_and_gradient_invariants(op: OpSpec, data: st.DataObject, dty
     with mt.no_grad():
         out = op.fn(*leaves(arrays), **kw)
     assert out.grad_fn is None and not out.requires_grad
+
+
+def test_stack_and_concatenate_convert_python_numbers_as_numpy_does():
+    # found by the fuzzer: a Python bool beside a float32 tensor gave float64
+    f32 = mt.tensor(np.array(2.0, dtype=np.float32))
+    assert mt.stack([False, f32]).dtype == np.stack([False, np.float32(2.0)]).dtype
+    i32 = mt.tensor(np.array(1, dtype=np.int32))
+    assert mt.stack([1, i32]).dtype == np.stack([1, np.int32(1)]).dtype
+    got = mt.concatenate([mt.tensor([1.5]), mt.stack([2.5])])
+    np.testing.assert_array_equal(got.data, [1.5, 2.5])
+    with pytest.raises(ValueError, match="stack: the integer"):
+        mt.stack([2**70, 1])

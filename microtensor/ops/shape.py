@@ -280,7 +280,19 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 def _sequence(tensors: Any, op: str) -> list[Any]:
     if isinstance(tensors, (Tensor, np.ndarray)) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
-    items = [tensor_arg(t, op) for t in tensors]
+    items = [_item(t, op) for t in tensors]
     if not items:
         raise ValueError(f"{op}: need at least one tensor")
     return items
+
+
+def _item(t: Any, op: str) -> Tensor:
+    """One element of the sequence. A Python number becomes what NumPy's own stack and
+    concatenate make of it (np.asarray: bool, int64 or float64), so the result's dtype is
+    NumPy's: stack([False, float32 tensor]) is float32, as np.stack gives."""
+    if type(t) in (bool, int, float):
+        arr = np.asarray(t)
+        if arr.dtype.kind == "O":  # an int beyond int64
+            raise ValueError(f"{op}: the integer {t} does not fit in int64")
+        return Tensor(arr)
+    return tensor_arg(t, op)
