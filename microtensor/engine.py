@@ -161,7 +161,6 @@ def _run(
     prev_mode = _state.grad_enabled
     anomaly = _state.anomaly
     _state.grad_enabled = create_graph
-    fast = not create_graph and not anomaly  # backward runs inline, on arrays
     grad_call = targets is not None
     try:
         while heap:
@@ -179,19 +178,24 @@ def _run(
                 if target_nodes is not None and n in target_nodes:
                     key = target_nodes[n]
                     found[key] = found[key] + g if key in found else g
-            if fast and n.saved is not None:  # _call_backward's common case, inlined
+            if not create_graph and n.saved is not None:  # _call_backward's common case
                 try:
                     results = n.backward(g)
                 except FloatingPointError as e:
                     raise _backward_float_error(n, e) from None
-                if not retain_graph:
-                    n.saved = None  # frees the arrays; also marks the node as freed
-                if type(results) is not tuple:
-                    results = results if type(results) is list else (results,)
-                if len(results) != len(n._edges):
-                    raise _count_error(n, results)
             else:
-                results = _call_backward(n, g, create_graph, retain_graph, anomaly)
+                results = _call_backward(n, g, create_graph)
+            if not retain_graph:
+                n.saved = None  # frees the arrays; also marks the node as freed
+            if type(results) is not tuple:
+                results = results if type(results) is list else (results,)
+            if len(results) != len(n._edges):
+                raise RuntimeError(
+                    f"{type(n).__name__}.backward returned {len(results)} gradients for "
+                    f"{len(n._edges)} inputs"
+                )
+            if anomaly:
+                _check_backward(n, g, results)
             i = -1
             for e in n._edges:
                 i += 1
@@ -260,9 +264,9 @@ def _seq_of(n: Any) -> int:
     return n._seq
 
 
-def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
-                   anomaly: bool) -> tuple[Any, ...] | list[Any]:
-    """Run one node's backward (with Tensor-valued saved values under create_graph)."""
+def _call_backward(n: Any, g: Any, create_graph: bool) -> Any:
+    """Run one node's backward the careful way: refuse a freed node, and under create_graph
+    hand the formulas the saved values as Tensors wired into the graph."""
     saved = n.saved
     if saved is None:
         raise RuntimeError(
@@ -273,22 +277,12 @@ def _call_backward(n: Any, g: Any, create_graph: bool, retain_graph: bool,
         if create_graph and saved:
             n.saved = _attach(n, saved)
             try:
-                results = n.backward(g)
+                return n.backward(g)
             finally:
                 n.saved = saved
-        else:
-            results = n.backward(g)
+        return n.backward(g)
     except FloatingPointError as e:
         raise _backward_float_error(n, e) from None
-    if not retain_graph:
-        n.saved = None  # frees the arrays; also marks the node as freed
-    if type(results) is not tuple:
-        results = results if type(results) is list else (results,)
-    if len(results) != len(n._edges):
-        raise _count_error(n, results)
-    if anomaly:
-        _check_backward(n, g, results)
-    return results
 
 
 def _backward_float_error(n: Any, e: FloatingPointError) -> FloatingPointError:
@@ -298,13 +292,6 @@ def _backward_float_error(n: Any, e: FloatingPointError) -> FloatingPointError:
     return FloatingPointError(
         f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
                                                 if where else "")
-    )
-
-
-def _count_error(n: Any, results: Sequence[Any]) -> RuntimeError:
-    return RuntimeError(
-        f"{type(n).__name__}.backward returned {len(results)} gradients for "
-        f"{len(n._edges)} inputs"
     )
 
 
