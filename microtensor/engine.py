@@ -207,9 +207,10 @@ def _run(
                 if isinstance(e, Tensor):
                     data = e.data
                     # the common case (an array of the right shape and dtype already)
-                    # costs two comparisons here instead of a call to _fit
+                    # costs two comparisons here instead of a call to _fit (NumPy's
+                    # built-in dtypes are shared objects, so `is` settles most)
                     if (type(gi) is not np.ndarray or gi.shape != data.shape
-                            or gi.dtype != data.dtype):
+                            or (gi.dtype is not data.dtype and gi.dtype != data.dtype)):
                         gi = _fit(gi, data.shape, data.dtype, n, i)
                     if target_ids is None:  # backward(): gathered for .grad
                         entry = pending.get(id(e))
@@ -221,7 +222,8 @@ def _run(
                     else:
                         _deliver(e, gi, target_ids, found, pending)
                     continue
-                if type(gi) is not np.ndarray or gi.shape != e._shape or gi.dtype != e._dtype:
+                if (type(gi) is not np.ndarray or gi.shape != e._shape
+                        or (gi.dtype is not e._dtype and gi.dtype != e._dtype)):
                     gi = _fit(gi, e._shape, e._dtype, n, i)
                 prev = grads.get(e)
                 if prev is None:
