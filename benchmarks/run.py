@@ -9,6 +9,8 @@ Implementations run interleaved (A B C A B C ...), so a slow phase of the machin
 them alike; each number is the median over rounds of the mean step time within a round.
 Every implementation starts from the same weights and takes the same number of steps, and the
 final losses are printed side by side: if they disagree, the timing compares different work.
+Because a chaotic workload can drift apart over thousands of steps from last-bit rounding
+alone, fresh runs are also compared step by step over their first 20 steps.
 Results go to stdout as a table and to a JSON file (`--json`, default
 benchmarks/results/latest.json).
 """
