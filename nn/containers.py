@@ -9,6 +9,8 @@ from microtensor.grad_mode import _state as _grad_state
 
 from .module import Module, Parameter
 
+_MODULE_CALL = Module.__call__
+
 
 def _as_modules(items: Iterable[Any], where: str) -> list[Module]:
     mods = list(items)
@@ -75,12 +77,14 @@ class Sequential(ModuleList):
     def forward(self, x: Any) -> Any:
         """Feed `x` through each module in turn."""
         # what Module.__call__ does for a child without hooks (enter its scope, forward),
-        # inlined: a stack of small layers spends as long in calls as in arithmetic
+        # inlined: a stack of small layers spends as long in calls as in arithmetic. A child
+        # with hooks, or whose class has its own __call__, is called the ordinary way.
         state = _grad_state
         outer = state.scope
         try:
             for m in self._items:
-                if m._forward_pre_hooks or m._forward_hooks:
+                if (m._forward_pre_hooks or m._forward_hooks
+                        or type(m).__call__ is not _MODULE_CALL):
                     state.scope = outer
                     x = m(x)
                 else:

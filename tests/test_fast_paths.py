@@ -271,3 +271,15 @@ def test_sequential_restores_the_scope_when_a_child_raises():
     with pytest.raises(ValueError, match="linear"):
         net(mt.ones(1, 2))
     assert mt.grad_mode._state.scope == ()
+
+
+def test_sequential_calls_a_child_that_defines_its_own_call():
+    class Doubling(nn.Module):
+        def __call__(self, x):
+            return super().__call__(x) * 2.0
+
+        def forward(self, x):
+            return x + 1.0
+
+    net = nn.Sequential(Doubling(), nn.Identity())
+    np.testing.assert_array_equal(net(mt.ones(2)).data, [4.0, 4.0])
