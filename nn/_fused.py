@@ -128,12 +128,14 @@ class SquaredError(Function):
         diff = x - y
         self.count = diff.size
         self.save_for_backward(x, y, diff)
-        if reduction == "none":
-            return diff * diff
+        if reduction == "none" or not diff.size:  # (the mean of nothing is nan, as in NumPy)
+            sq = diff * diff
+            return sq if reduction == "none" else np.asarray(sq.mean() if reduction == "mean"
+                                                             else sq.sum())
         total = np.vdot(diff, diff)
         if not math.isfinite(total) and np.geterr()["over"] == "raise":
             diff * diff  # raises FloatingPointError as the elementwise square would
-        return np.asarray(total / max(diff.size, 1) if reduction == "mean" else total)
+        return np.asarray(total / diff.size if reduction == "mean" else total)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         x, y, diff = self.saved

@@ -156,7 +156,7 @@ class BinaryCrossEntropy(Function):
             loss = -(np.vdot(y, log_p) + np.vdot(1 - y, log_q))
             nan = math.isnan(loss)
             if reduction == "mean":
-                loss = loss / max(p.size, 1)
+                loss = loss / p.size if p.size else np.nan  # the mean of nothing, as in NumPy
         if nan and p.size and (np.min(p) < 0 or np.max(p) > 1):
             raise ValueError(
                 "binary_cross_entropy: input must be probabilities in [0, 1], got values in "

@@ -6,6 +6,8 @@ column sums, flat label indices, one-reduction label checks), the plain-SGD loop
 Sequential's inlined child calls.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -283,3 +285,12 @@ def test_sequential_calls_a_child_that_defines_its_own_call():
 
     net = nn.Sequential(Doubling(), nn.Identity())
     np.testing.assert_array_equal(net(mt.ones(2)).data, [4.0, 4.0])
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy])
+def test_mean_of_an_empty_loss_is_nan_and_sum_is_zero(loss):
+    x = mt.tensor(np.zeros((0, 1)), requires_grad=True)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "mean of empty slice"
+        assert np.isnan(loss(x, np.zeros((0, 1)), reduction="mean").item())
+    assert loss(x, np.zeros((0, 1)), reduction="sum").item() == 0.0
