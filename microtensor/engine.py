@@ -363,12 +363,7 @@ def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
     an op with `_fresh_grads`), so `.grad` never aliases an array the caller or an op still
     holds."""
     final = pending.values()
-    for t, _, _ in final:
-        if t._hooks:
-            break
-    else:
-        t = None
-    if t is not None:  # some leaf has hooks
+    if any(t._hooks for t, _, _ in final):
         final = [
             (t, _call_hooks(t._hooks, g, create_graph), False)
             if t.grad_fn is None and t._hooks else (t, g, owned)

@@ -147,14 +147,7 @@ class Function:
         node._seq = _next_seq()
         if anomaly:
             node._trace = traceback.extract_stack()[:-1]
-        t = _new(Tensor)  # what tensor._make does, inlined: this is the hottest path there is
-        t.data = out
-        t.grad = None
-        t._requires_grad = True
-        t.grad_fn = node
-        t.name = None
-        t._hooks = None
-        return t
+        return _make(out, True, node)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
