@@ -17,6 +17,7 @@ import numpy as np
 import microtensor as mt
 from microtensor import Function, Tensor
 
+from ._fused import LINEAR_OPS as _LINEAR_OPS
 from ._fused import Linear as _Linear
 from ._fused import SoftmaxCrossEntropy, SquaredError
 
@@ -83,9 +84,21 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _tensor(x, "log_softmax").log_softmax(axis)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+           activation: str | None = None) -> Tensor:
     """x @ weight + bias, with weight of shape (in, out) and bias of shape (out,): one fused
-    node (see nn/_fused.py); other shapes fall back to matmul and broadcasting add."""
+    node (see nn/_fused.py); other shapes fall back to matmul and broadcasting add.
+    `activation` ("sigmoid", "tanh" or "relu") is applied inside the same node, as
+    nn.Linear(..., activation=...) does."""
+    if activation is not None:
+        op = _LINEAR_OPS.get(activation) if isinstance(activation, str) else None
+        if op is None:
+            raise ValueError("linear: activation must be None, 'sigmoid', 'tanh' or 'relu', "
+                             f"got {activation!r}")
+        x = _tensor(x, "linear")
+        args = (x, _tensor(weight, "linear")) + (() if bias is None else
+                                                  (_tensor(bias, "linear"),))
+        return op.apply(*args)
     if (isinstance(weight, Tensor) and weight.ndim == 2 and isinstance(x, Tensor)
             and (bias is None or (isinstance(bias, Tensor) and bias.shape == weight.shape[1:]))):
         return _Linear.apply(x, weight) if bias is None else _Linear.apply(x, weight, bias)
