@@ -261,24 +261,27 @@ class LinearReLU(Linear):
     """max(x @ weight + bias, 0).   dz = grad * (1, 0, 0.5 where z >, <, == 0), then Linear's rule
 
     nn.Linear(..., activation="relu"): Linear then Relu as one node, the max taken in place.
-    The slope (Relu's, 0.5 at z == 0) is a constant of differentiation, so it is kept, made
-    from z before the max, rather than z itself; nothing is kept when no input needs a
-    gradient.
+    Relu's slope is sign(out) except at z == 0 exactly (0.5 there), so what is kept is the
+    output (which the next layer keeps anyway) and the flat indices of those exact zeros
+    (almost always none): no array of z's size beyond what the unfused pair keeps.
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         z = super().forward(x, weight, bias)
         if any(self.needs_input_grad):
-            slope = np.sign(z)
-            slope += 1
-            slope *= 0.5
-            self.saved = (x, weight, slope)
-        np.maximum(z, 0, out=z)
+            self.saved = (x, weight, z, np.flatnonzero(z == 0))
+        np.maximum(z, 0, out=z)  # NaN stays NaN, so sign(out) is Relu's NaN slope too
         return z
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
-        x, weight, slope = self.saved
-        return self._grads(grad * slope, x, weight)
+        x, weight, out, at_zero = self.saved
+        slope = np.sign(out.data if isinstance(out, Tensor) else out)  # a constant
+        if at_zero.size:
+            slope.reshape(-1)[at_zero] = 0.5
+        if isinstance(grad, Tensor):  # create_graph
+            return self._grads(grad * slope, x, weight)
+        slope *= grad
+        return self._grads(slope, x, weight)
 
 
 # nn.Linear(activation=...) and nn.functional.linear(activation=...): the op for each choice

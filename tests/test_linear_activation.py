@@ -195,3 +195,20 @@ def test_repr_state_dict_and_pictures_show_the_fused_op():
     assert any("LinearReLU -> (5, 4)   in Sequential > 0: Linear" in line
                for line in text.splitlines())
     assert "max(x @ weight + bias, 0)" in text  # the op's rule, from its docstring
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_special_values_give_the_same_outputs_and_gradients(act):
+    # z = x @ w exactly: nan, +-inf, -0.0 and +0.0 pre-activations
+    fused, plain = _pair(act, 1, 6, False, np.float64, 0)
+    for m in (fused, plain[0]):
+        m.weight.data[...] = [[np.nan, np.inf, -np.inf, -0.0, 0.0, -2.0]]
+    x = np.ones((2, 1))
+    g = np.full((2, 6), 3.0)
+    with np.errstate(invalid="ignore"):
+        out_f, grads_f = _run(fused, x, g)
+        out_p, grads_p = _run(plain, x, g)
+    np.testing.assert_array_equal(out_f.data, out_p.data)
+    assert np.signbit(out_f.data).tolist() == np.signbit(out_p.data).tolist()
+    for a, b in zip(grads_f, grads_p):
+        np.testing.assert_array_equal(a, b)
