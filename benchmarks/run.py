@@ -1,5 +1,9 @@
 """Side-by-side timings: microtensor against hand-written NumPy (and PyTorch when installed).
 
+Two microtensor rows: "microtensor" builds each layer as the seeds do (nn.Linear, then an
+activation module), "mt-fused" gives the Linear its activation (`nn.Linear(...,
+activation="sigmoid")`, one graph node per layer). Same weights, same arithmetic.
+
 Run from the repository root:
 
     python -m benchmarks.run            # full run, a few minutes
@@ -68,7 +72,7 @@ def check_agreement(spec: wl.Spec, with_torch: bool) -> dict[str, float]:
     The final losses of the timed runs are printed too, but a chaotic workload (W2: summed
     loss, lr 1e-2) amplifies rounding differences over thousands of steps; the first
     AGREEMENT_STEPS steps show whether the implementations do the same arithmetic."""
-    makers = {"microtensor": wl.microtensor_impl}
+    makers = {"microtensor": wl.microtensor_impl, "mt-fused": wl.microtensor_fused_impl}
     if with_torch:
         makers["torch"] = wl.torch_impl
     steps = 2 if spec.X.shape[0] > 4096 else AGREEMENT_STEPS
@@ -107,7 +111,8 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
             continue
         big = title.startswith("W4")
         spec = wl.spec_w4(1024 if quick else 8192) if big else make_spec()
-        impls = {"numpy": wl.numpy_impl(spec), "microtensor": wl.microtensor_impl(spec)}
+        impls = {"numpy": wl.numpy_impl(spec), "microtensor": wl.microtensor_impl(spec),
+                 "mt-fused": wl.microtensor_fused_impl(spec)}
         if have_torch:
             import torch
 
@@ -131,8 +136,10 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
         if big:
             mem_np = peak_memory(wl.numpy_impl, spec)
             mem_mt = peak_memory(wl.microtensor_impl, spec)
+            mem_fused = peak_memory(wl.microtensor_fused_impl, spec)
             row["peak_bytes"] = {"numpy": mem_np, "microtensor": mem_mt,
-                                 "ratio": mem_mt / mem_np}
+                                 "ratio": mem_mt / mem_np, "mt-fused": mem_fused,
+                                 "ratio_fused": mem_fused / mem_np}
         results.append(row)
         _print_row(row)
     return results
@@ -204,7 +211,7 @@ def run_overhead(quick: bool) -> dict[str, Any]:
 
 
 def _print_row(row: dict[str, Any]) -> None:
-    names = [k for k in ("numpy", "microtensor", "torch") if k in row]
+    names = [k for k in ("numpy", "microtensor", "mt-fused", "torch") if k in row]
     print(f"\n{row['workload']}  ({row['steps_each']} steps each)")
     print(f"  {'impl':<12} {'median/step':>12} {'x numpy':>8} {'final loss':>16}")
     for k in names:
@@ -212,14 +219,16 @@ def _print_row(row: dict[str, Any]) -> None:
         print(f"  {k:<12} {_fmt(r['median_s']):>12} {r['ratio_to_numpy']:>8.2f} "
               f"{r['loss']:>16.8g}")
     if "torch" in row:
-        ratio = row["torch"]["median_s"] / row["microtensor"]["median_s"]
-        print(f"  torch / microtensor = {ratio:.2f}")
+        ratios = [f"torch / {k} = {row['torch']['median_s'] / row[k]['median_s']:.2f}"
+                  for k in ("microtensor", "mt-fused")]
+        print("  " + ",  ".join(ratios))
     agree = ", ".join(f"{k} {v:.1e}" for k, v in row["agreement"].items())
     print(f"  largest relative loss difference from numpy in the first steps: {agree}")
     if "peak_bytes" in row:
         p = row["peak_bytes"]
         print(f"  peak NumPy memory: numpy {p['numpy'] / 2**20:.0f} MiB, microtensor "
-              f"{p['microtensor'] / 2**20:.0f} MiB ({p['ratio']:.2f}x)")
+              f"{p['microtensor'] / 2**20:.0f} MiB ({p['ratio']:.2f}x), mt-fused "
+              f"{p['mt-fused'] / 2**20:.0f} MiB ({p['ratio_fused']:.2f}x)")
 
 
 def _fmt(seconds: float) -> str:

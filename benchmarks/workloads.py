@@ -189,10 +189,14 @@ def _layers(spec: Spec) -> list[tuple[np.ndarray, np.ndarray | None, str | None]
 
 
 def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any,
-                    X: Any, y: Any) -> Workload:
-    """The same model, loss and SGD loop in nn or torch.nn (they share these names)."""
+                    X: Any, y: Any, fuse: bool = False) -> Workload:
+    """The same model, loss and SGD loop in nn or torch.nn (they share these names).
+    `fuse=True` (nn only) gives each Linear its activation: nn.Linear(..., activation=...)."""
     layers = []
     for w, b, act in _layers(spec):
+        if fuse:
+            layers.append(linear(w, b, act and act.lower()))
+            continue
         layers.append(linear(w, b))
         if act:
             layers.append(getattr(lib, act)())
@@ -212,19 +216,28 @@ def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any
     return Workload(step, lambda: state["loss"])
 
 
-def microtensor_impl(spec: Spec) -> Workload:
-    """The way a user writes it: nn.Sequential of layers, a loss module, nn.optim.SGD."""
+def microtensor_impl(spec: Spec, fuse: bool = False) -> Workload:
+    """The way a user writes it: nn.Sequential of layers, a loss module, nn.optim.SGD.
+    With `fuse=True` each activation is the Linear layer's `activation=` argument (one graph
+    node per layer) instead of a module of its own."""
     import microtensor as mt
     import nn
 
-    def linear(w: np.ndarray, b: np.ndarray | None) -> Any:
-        lin = nn.Linear(w.shape[0], w.shape[1], bias=b is not None, dtype=w.dtype)
+    def linear(w: np.ndarray, b: np.ndarray | None, activation: str | None = None) -> Any:
+        lin = nn.Linear(w.shape[0], w.shape[1], bias=b is not None, dtype=w.dtype,
+                        activation=activation)
         lin.weight.data[...] = w
         if b is not None:
             lin.bias.data[...] = b
         return lin
 
-    return _framework_impl(spec, nn, linear, nn.optim, mt.Tensor(spec.X), mt.Tensor(spec.y))
+    return _framework_impl(spec, nn, linear, nn.optim, mt.Tensor(spec.X), mt.Tensor(spec.y),
+                           fuse)
+
+
+def microtensor_fused_impl(spec: Spec) -> Workload:
+    """microtensor with nn.Linear(..., activation=...) layers (see microtensor_impl)."""
+    return microtensor_impl(spec, fuse=True)
 
 
 def torch_impl(spec: Spec) -> Workload:
