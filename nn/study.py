@@ -6,7 +6,8 @@
     table.max_abs_diff                # the worst difference, as a number
     print(nn.study.format_table(nn.study.seed_gradient_rows()))   # all three seed networks
 
-The model must be one of the seed networks (a sigmoid hidden layer between two Linear layers);
+The model must be one of the seed networks (a sigmoid hidden layer between two Linear layers;
+each sigmoid either a module or the Linear's `activation="sigmoid"`, the fused form);
 `loss` says which article's derivation applies:
 
     "sse"            first article: Linear(bias=False), Sigmoid, Linear(bias=False), Sigmoid;
@@ -113,21 +114,31 @@ def _article_matrix(layer: Linear) -> np.ndarray:
 
 
 def _layers(model: Module, loss: str) -> tuple[Linear, Linear]:
-    """Check that `model` is the seed network `loss` belongs to; return its two Linears."""
-    layers = list(model) if hasattr(model, "__iter__") else []
-    want = [Linear, Sigmoid, Linear] + ([Sigmoid] if loss in ("sse", "bce") else [])
-    ok = len(layers) == len(want) and all(isinstance(m, t) for m, t in zip(layers, want))
+    """Check that `model` is the seed network `loss` belongs to; return its two Linears.
+    Each sigmoid may be a module of its own or the Linear's `activation="sigmoid"`."""
+    steps = []  # the model as a list of "linear" and "sigmoid" steps
+    for m in list(model) if hasattr(model, "__iter__") else [None]:
+        if isinstance(m, Linear):
+            steps.append(("linear", m))
+            if m.activation is not None:
+                steps.append((m.activation, None))
+        else:
+            steps.append(("sigmoid" if isinstance(m, Sigmoid) else repr(m), None))
+    want = ["linear", "sigmoid", "linear"] + (["sigmoid"] if loss in ("sse", "bce") else [])
+    ok = [kind for kind, _ in steps] == want
+    first, second = (steps[0][1], steps[2][1]) if ok else (None, None)
     if ok and loss == "sse":
-        ok = layers[0].bias is None and layers[2].bias is None
+        ok = first.bias is None and second.bias is None
     if ok and loss == "bce":
-        ok = layers[2].out_features == 1
+        ok = second.out_features == 1
     if not ok:
-        names = ", ".join(t.__name__ for t in want)
+        names = "Linear, Sigmoid, Linear" + (", Sigmoid" if len(want) == 4 else "")
         extra = {"sse": " (both Linear without bias)", "bce": " (one output)"}.get(loss, "")
         raise ValueError(
-            f"compare_gradients(loss={loss!r}) needs Sequential({names}){extra}; got {model!r}"
+            f"compare_gradients(loss={loss!r}) needs Sequential({names}){extra}, each Sigmoid "
+            f"a module or the Linear's activation='sigmoid'; got {model!r}"
         )
-    return layers[0], layers[2]
+    return first, second
 
 
 def _best_time(fn: Callable[[], Any], repeat: int) -> tuple[Any, float]:

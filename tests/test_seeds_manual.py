@@ -399,3 +399,45 @@ def test_train_softmax_fits_iris():
         X, df["Species"].cat.codes.to_numpy(), hidden=5, learn_rate=1e-4, iterations=3000, rng=2
     )
     assert np.mean(fit.output.argmax(axis=1) == df["Species"].cat.codes.to_numpy()) > 0.9
+
+
+# ----------------------------------------------------------------- the fused form of the seeds
+def _fused(W1: np.ndarray, W2: np.ndarray, loss: str) -> nn.Sequential:
+    """The seed network with each sigmoid as its Linear's activation (one node per layer)."""
+    bias = loss != "sse"
+    rows1, rows2 = (W1.shape[0] - 1, W2.shape[0] - 1) if bias else W1.shape[:1] + W2.shape[:1]
+    model = nn.Sequential(
+        nn.Linear(rows1, W1.shape[1], bias=bias, activation="sigmoid"),
+        nn.Linear(rows2, W2.shape[1], bias=bias,
+                  activation=None if loss == "cross_entropy" else "sigmoid"),
+    )
+    _set(model[0], W1)
+    _set(model[1], W2)
+    return model
+
+
+@given(seed_problems(), st.sampled_from(["sse", "bce", "cross_entropy"]))
+def test_fused_seed_networks_match_the_hand_derived_gradients(problem, loss):
+    """nn.Linear(..., activation="sigmoid") layers against the articles' formulas, on any
+    shapes and data: the fused ops are oracle-checked like the unfused ones."""
+    x, labels, W1, W2 = problem
+    if loss == "sse":
+        W1, W2, y = W1[1:], W2[1:, :1], labels.astype(np.float64) % 2
+    elif loss == "bce":
+        W2, y = W2[:, :1], (labels % 2).astype(np.float64)
+    else:
+        y = labels
+    model = _fused(W1, W2, loss)
+    table = compare_gradients(model, x, y, loss=loss, repeat=1)
+    assert [r.name for r in table.rows] == [n for n, _ in model.named_parameters()]
+    for row in table.rows:
+        assert row.max_abs_diff <= 1e-10 * max(1.0, row.max_abs_grad), row
+
+
+def test_compare_gradients_refuses_fused_layers_with_another_activation():
+    model = nn.Sequential(nn.Linear(3, 4, activation="tanh"), nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="activation='sigmoid'"):
+        compare_gradients(model, np.zeros((2, 3)), np.zeros(2, dtype=int), loss="cross_entropy")
+    model = nn.Sequential(nn.Linear(3, 4, activation="sigmoid"), nn.Sigmoid(), nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="needs Sequential"):  # two sigmoids in a row
+        compare_gradients(model, np.zeros((2, 3)), np.zeros(2, dtype=int), loss="cross_entropy")
