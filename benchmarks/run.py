@@ -158,8 +158,10 @@ def run_overhead(quick: bool) -> dict[str, Any]:
     n = 2000 if quick else 20000
 
     def best(fn: Any, number: int) -> float:
+        for _ in range(number):  # warm-up: a fresh process's first thousands of nodes are slower
+            fn()
         times = []
-        for _ in range(5):
+        for _ in range(7):
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
