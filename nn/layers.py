@@ -39,13 +39,7 @@ class Linear(Module):
                 f"Linear: in_features and out_features must be positive, got {in_features} "
                 f"and {out_features}"
             )
-        if not (activation is None or isinstance(activation, str)) or (
-                activation not in LINEAR_OPS):
-            raise ValueError(
-                "Linear: activation must be None, 'sigmoid', 'tanh' or 'relu', got "
-                f"{activation!r}"
-            )
-        self.activation = activation
+        self.activation = activation  # checked by the setter below
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype))
@@ -56,15 +50,27 @@ class Linear(Module):
             bound = 1 / math.sqrt(in_features)
             init.uniform_(self.bias, -bound, bound)
 
+    @property
+    def activation(self) -> str | None:
+        """None, "sigmoid", "tanh" or "relu": the function applied inside the layer's node."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value: str | None) -> None:
+        if not (value is None or isinstance(value, str)) or value not in LINEAR_OPS:
+            raise ValueError(
+                f"Linear: activation must be None, 'sigmoid', 'tanh' or 'relu', got {value!r}"
+            )
+        self._activation = value
+        self._op = LINEAR_OPS[value]  # the fused op that computes it
+
     def forward(self, x: Tensor) -> Tensor:
         """x @ weight (+ bias), then the activation if one was given."""
-        op = LINEAR_OPS.get(self.activation) if isinstance(self.activation, (str, type(None))) \
-            else None
-        if op is not None and isinstance(x, Tensor):  # the fused op checks the shapes itself
+        if isinstance(x, Tensor):  # the fused op checks the shapes itself
             if self.bias is None:
-                return op.apply(x, self.weight)
-            return op.apply(x, self.weight, self.bias)
-        return F.linear(x, self.weight, self.bias, self.activation)
+                return self._op.apply(x, self.weight)
+            return self._op.apply(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias, self._activation)
 
     def extra_repr(self) -> str:
         act = "" if self.activation is None else f", activation={self.activation!r}"

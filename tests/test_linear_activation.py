@@ -178,9 +178,11 @@ def test_bad_activation_and_bad_shapes_are_named():
     layer = nn.Linear(3, 2, activation="tanh")
     with pytest.raises(ValueError, match=r"LinearTanh: linear: input of shape \(2, 4\)"):
         layer(mt.ones(2, 4))
-    layer.activation = "gelu"  # changed after construction: refused when called
     with pytest.raises(ValueError, match="activation must be.*'gelu'"):
-        layer(mt.ones(2, 3))
+        layer.activation = "gelu"  # changed after construction: refused, nothing changed
+    assert layer.activation == "tanh" and layer(mt.ones(2, 3)).grad_fn.name == "LinearTanh"
+    layer.activation = "relu"  # a valid change takes effect
+    assert layer(mt.ones(2, 3)).grad_fn.name == "LinearReLU"
 
 
 def test_repr_state_dict_and_pictures_show_the_fused_op():
