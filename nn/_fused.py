@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from microtensor import Function, Tensor
+from microtensor.ops import elementwise as _elementwise
 
 
 def _scale(grad: Any, reduction: str, count: int) -> Any:
@@ -218,15 +219,6 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
-def _expit(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """SciPy's expit into `out`, imported on first use (as in microtensor's Sigmoid)."""
-    global _expit
-    from scipy.special import expit
-
-    _expit = expit
-    return expit(x, out=out)
-
-
 class LinearSigmoid(Linear):
     """sigmoid(x @ weight + bias).   dz = grad * out * (1 - out), then Linear's rule with dz
 
@@ -239,7 +231,7 @@ class LinearSigmoid(Linear):
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         out = super().forward(x, weight, bias)
-        _expit(out, out)
+        _elementwise._expit(out, out=out)  # Sigmoid's expit (looked up: it loads lazily)
         self.saved = (x, weight, out)
         return out
 

@@ -171,14 +171,14 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
 
-def _expit(x: np.ndarray) -> np.ndarray:
-    """SciPy's expit, imported on first use (SciPy adds a quarter second to `import`): this
-    function replaces itself with it."""
+def _expit(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """SciPy's expit (into `out` if given), imported on first use (SciPy adds a quarter second
+    to `import`): this function replaces itself with it."""
     global _expit
     from scipy.special import expit
 
     _expit = expit
-    return expit(x)
+    return expit(x, out=out)
 
 
 class Sigmoid(Function):
