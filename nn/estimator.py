@@ -32,8 +32,6 @@ from ._response import check_same_response, classes_of, label_ids, r2, resolve_t
 from .layers import Linear
 from .module import Sequential
 
-_label_ids = label_ids  # microtensor.app.commands imports this name
-
 if TYPE_CHECKING:
     import pandas as pd
 

@@ -1,4 +1,4 @@
-"""What each `microtensor` subcommand does (argument parsing is in microtensor/cli.py)."""
+"""What each `microtensor` subcommand does (argument parsing is in microtensor_app/cli.py)."""
 
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ def train_network(net: Any, iterations: int, lr: float, tolerance: float, desc: 
 
 def _metrics(net: Any, df: Any) -> dict[str, float]:
     """Loss per row and accuracy (or R2) of `net` on a DataFrame holding the response."""
-    from nn.estimator import _label_ids
+    from nn.estimator import label_ids
 
     if net.task_ == "classification":
         probs = net.predict_proba(df)
-        ids = _label_ids(df[net.response_], net.classes_, net.response_)
+        ids = label_ids(df[net.response_], net.classes_, net.response_)
         p = np.clip(probs[np.arange(len(ids)), ids], 1e-300, 1)
         return {"loss_per_row": float(-np.log(p).mean()),
                 "accuracy": float(np.mean(np.argmax(probs, axis=1) == ids))}
@@ -255,7 +255,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`microtensor demo`: see microtensor/app/demo.py."""
+    """`microtensor demo`: see microtensor_app/demo.py."""
     from .demo import run_demo
 
     return run_demo(Path(args.out), quick=args.quick)

@@ -1,0 +1,146 @@
+"""The `microtensor` command (also `python -m microtensor`).
+
+    microtensor demo [--out DIR]                 both articles on built-in data, with pictures
+    microtensor train DATA [options]             train on xor, hotdogs, iris or a CSV
+    microtensor predict MODEL DATA [--proba]     apply a saved model to a CSV
+    microtensor graph MODEL [--backward]         draw a saved model's graph
+    microtensor check                            autodiff against the articles' backprop
+    microtensor bench [--quick]                  the benchmarks (from a source checkout)
+
+A mistake in what the user typed or gave (a missing file, a column that is not there, text in
+a numeric column, a file that is not a model) ends with one line on stderr,
+`microtensor: error: ...`, and exit status 2; outputs are written atomically, so nothing
+already there is damaged. This is the app layer: the only part of microtensor that imports nn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from microtensor import __version__
+
+from .data import UsageError
+
+
+def _number(cast: Callable[[str], float], ok: Callable[[float], bool],
+            need: str) -> Callable[[str], float]:
+    """An argparse type: `cast` the text, then require `ok(value)` (`need` says what)."""
+    def parse(text: str) -> float:
+        try:
+            value = cast(text)
+        except ValueError:
+            kind = "a whole number" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {need}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, lambda v: v >= 1, "at least 1")
+_fraction = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text in ("", "0", "()", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer sizes like 5 or 5,3 (0 for none), got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be at least 1, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with a --help on every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="microtensor",
+        description="Reverse-mode autodiff on NumPy: reproduce the seed articles, train on "
+        "your own CSV, draw computation graphs.",
+    )
+    parser.add_argument("--version", action="version", version=f"microtensor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="reproduce both articles on built-in data, with pictures",
+                       description="Reproduce both seed articles (XOR, hot dogs, iris) and "
+                       "write loss curves, decision boundaries, graphs, the autodiff-vs-manual "
+                       "table and an index.html into DIR.")
+    p.add_argument("--out", default="microtensor-demo", metavar="DIR",
+                   help="output folder (default: ./microtensor-demo)")
+    p.add_argument("--quick", action="store_true", help="fewer iterations (for smoke tests)")
+
+    p = sub.add_parser("train", help="train a network on built-in data or a CSV",
+                       description="Train a network (the second article's NeuralNetwork) and "
+                       "save the model, its loss curve and, for two inputs, its decision "
+                       "boundary.")
+    p.add_argument("data", metavar="DATA", help="xor, hotdogs, iris, or a CSV file")
+    p.add_argument("--formula", help="model formula, e.g. 'Species ~ .' (default: last column "
+                   "~ the others)")
+    p.add_argument("--target", help="response column (default: the last column)")
+    p.add_argument("--hidden", type=_hidden, default=(5,), metavar="SIZES",
+                   help="hidden layer sizes, e.g. 5 or 5,3; 0 for none (default: 5)")
+    p.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
+    p.add_argument("--iterations", type=_positive_int, default=5000, metavar="N")
+    p.add_argument("--lr", type=_positive_float, default=None, metavar="X",
+                   help="learning rate on the summed loss (default: 1e-2 for sgd, 1e-2 "
+                   "for adam)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--tolerance", type=float, default=0.0, metavar="X",
+                   help="stop once the training loss is below X (default: 0, never)")
+    p.add_argument("--seed", type=int, default=0, metavar="N")
+    p.add_argument("--val-split", type=_fraction, default=0.0, metavar="F",
+                   help="fraction of rows held out for validation (default: 0)")
+    p.add_argument("--out", default="microtensor-model", metavar="DIR",
+                   help="output folder (default: ./microtensor-model)")
+
+    p = sub.add_parser("predict", help="apply a saved model to a CSV",
+                       description="Predict with a model saved by `microtensor train`.")
+    p.add_argument("model", metavar="MODEL", help="a .safetensors model file")
+    p.add_argument("data", metavar="DATA", help="a CSV file with the model's input columns")
+    p.add_argument("--proba", action="store_true", help="class probabilities, not labels")
+    p.add_argument("--output", metavar="FILE", help="write the CSV here (default: stdout)")
+
+    p = sub.add_parser("graph", help="draw a saved model's computation graph",
+                       description="Draw the graph of a saved model's loss on one row.")
+    p.add_argument("model", metavar="MODEL", help="a .safetensors model file")
+    p.add_argument("--backward", action="store_true", help="draw the gradient flow instead")
+    p.add_argument("--out", metavar="FILE",
+                   help="output file: .svg, .png or .pdf (needs graphviz's dot) or .dot "
+                   "(default: MODEL's name with .svg, or .dot without dot)")
+
+    sub.add_parser("check", help="compare autodiff with the articles' hand-derived backprop",
+                   description="Compare autodiff gradients with the hand-derived ones on the "
+                   "seed networks; exit 1 if any differs by more than 1e-8.")
+
+    p = sub.add_parser("bench", help="run the benchmarks (from a source checkout)",
+                       description="Run benchmarks/run.py (needs the source checkout).")
+    p.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `microtensor` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from . import commands
+
+    try:
+        return commands.run(args)
+    except UsageError as e:
+        print(f"microtensor: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("microtensor: interrupted", file=sys.stderr)
+        return 130
