@@ -11,6 +11,9 @@ Run from the repository root:
 
 Implementations run interleaved (A B C A B C ...), so a slow phase of the machine hits all of
 them alike; each number is the median over rounds of the mean step time within a round.
+Garbage is collected before every timed block, and the NumPy floor is timed a second time by
+itself after the interleaved rounds: the two must agree within ~10% (printed as the "floor
+check"), or the ratios are measured against a floor that other implementations slowed down.
 Every implementation starts from the same weights and takes the same number of steps, and the
 final losses are printed side by side: if they disagree, the timing compares different work.
 Because a chaotic workload can drift apart over thousands of steps from last-bit rounding
@@ -55,12 +58,21 @@ def time_interleaved(impls: dict[str, wl.Workload], rounds: int, steps: int,
     samples: dict[str, list[float]] = {name: [] for name in impls}
     for _ in range(rounds):
         for name, w in impls.items():
+            # a framework leaves garbage behind; collected here, it cannot land in the next
+            # implementation's timed block (it did: NumPy's floor read 1.8x its true time)
+            gc.collect()
             t0 = time.perf_counter()
             for _ in range(steps):
                 w.step()
             samples[name].append((time.perf_counter() - t0) / steps)
     return {name: {"median_s": statistics.median(s), "min_s": min(s), "loss": w.loss()}
             for (name, s), w in zip(samples.items(), impls.values())}
+
+
+def time_alone(make: Any, spec: wl.Spec, rounds: int, steps: int, warmup: int) -> float:
+    """Median seconds per step of one implementation timed by itself (the floor check: the
+    NumPy step timed inside the interleaved run must match this within ~10%)."""
+    return time_interleaved({"alone": make(spec)}, rounds, steps, warmup)["alone"]["median_s"]
 
 
 AGREEMENT_STEPS = 20
@@ -125,12 +137,15 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
             # and short rounds let every implementation share each burst
             rounds, steps, warmup = (10, 25, 20) if quick else (40, 50, 100)
         timing = time_interleaved(impls, rounds, steps, warmup)
+        gc.collect()
+        alone = time_alone(wl.numpy_impl, spec, rounds, steps, warmup)
         agreement = check_agreement(spec, have_torch and "torch" in impls)
         base = timing["numpy"]["median_s"]
         if big:
             title = title.replace("8192 rows", f"{spec.X.shape[0]} rows")
         row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps,
-                               "agreement": agreement}
+                               "agreement": agreement,
+                               "numpy_alone_s": alone, "floor_in_run_over_alone": base / alone}
         for impl, t in timing.items():
             row[impl] = {**t, "ratio_to_numpy": t["median_s"] / base}
         if big:
@@ -224,6 +239,9 @@ def _print_row(row: dict[str, Any]) -> None:
         ratios = [f"torch / {k} = {row['torch']['median_s'] / row[k]['median_s']:.2f}"
                   for k in ("microtensor", "mt-fused")]
         print("  " + ",  ".join(ratios))
+    print(f"  floor check: NumPy step in this run {_fmt(row['numpy']['median_s'])}, timed alone "
+          f"{_fmt(row['numpy_alone_s'])} (ratio {row['floor_in_run_over_alone']:.2f}; "
+          f"{'ok' if abs(row['floor_in_run_over_alone'] - 1) <= 0.10 else 'OFF by more than 10%'})")
     agree = ", ".join(f"{k} {v:.1e}" for k, v in row["agreement"].items())
     print(f"  largest relative loss difference from numpy in the first steps: {agree}")
     if "peak_bytes" in row:
