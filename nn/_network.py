@@ -4,7 +4,7 @@ and its learning-rate schedule."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,21 +18,65 @@ INITS = ("small", "randn", "xavier", "kaiming")
 SCHEDULES = ("step", "exponential", "cosine")
 
 
+def is_given_init(init: Any) -> bool:
+    """Whether `init` is a list of starting matrices rather than the name of a scheme."""
+    return not isinstance(init, str) and isinstance(init, Sequence)
+
+
+def check_given_init(init: Sequence[Any], shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The given starting matrices as float64 copies, checked against the network's layers:
+    one (in + 1) x out matrix per layer (in x out for a layer without bias), or a ValueError
+    naming the layer and both shapes."""
+    if len(init) != len(shapes):
+        raise ValueError(
+            f"init: the network has {len(shapes)} layers (shapes "
+            f"{', '.join('x'.join(map(str, s)) for s in shapes)}) but {len(init)} starting "
+            "matrices were given"
+        )
+    out = []
+    for i, (given, shape) in enumerate(zip(init, shapes), start=1):
+        try:
+            w = np.array(given, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"init: layer {i}'s starting matrix is not numeric ({e})") from None
+        if w.shape != shape:
+            raise ValueError(
+                f"init: layer {i} needs a {shape[0]}x{shape[1]} matrix (intercept row first, "
+                f"then one row per input; one column per unit), got shape {w.shape}"
+            )
+        if not np.isfinite(w).all():
+            raise ValueError(f"init: layer {i}'s starting matrix has non-finite values")
+        out.append(w)
+    return out
+
+
 def build_network(
-    sizes: list[int], intercept: bool, activation: str, init: str, random_state: int | None
+    sizes: list[int],
+    intercept: bool,
+    activation: str,
+    init: str | Sequence[Any],
+    random_state: int | None,
 ) -> Sequential:
     """Linear layers of the given sizes with the activation between them (none after the last:
     it gives logits), initialised in the article's layout: each layer's [bias; weight] drawn
     as one (in + 1) x out matrix, layer by layer, so that a given random_state starts from the
-    same numbers as nn.manual's training loops. The first layer has a bias only when the
+    same numbers as nn.manual's training loops; or, when `init` is a list of such matrices,
+    starting from those (row 0 becomes the bias). The first layer has a bias only when the
     design has an intercept; later layers always do (the article's [1, h])."""
     rng = np.random.default_rng(random_state)
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    given = None
+    if is_given_init(init):
+        shapes = [(a + int(intercept or i > 0), b) for i, (a, b) in enumerate(pairs)]
+        given = check_given_init(init, shapes)
     layers: list[Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(pairs):
         has_bias = intercept or i > 0
         layer = Linear(fan_in, fan_out, bias=has_bias)
         rows = fan_in + int(has_bias)
-        if init in ("small", "randn"):
+        if given is not None:
+            w = given[i]
+        elif init in ("small", "randn"):
             scale = 0.01 if init == "small" else 1.0
             w = scale * rng.standard_normal((rows, fan_out))
         else:

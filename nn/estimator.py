@@ -19,7 +19,7 @@ logistic / softmax regression), regression for a numeric response, `init` ("xavi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,15 @@ import numpy as np
 import microtensor as mt
 
 from . import functional as F
-from ._network import ACTIVATIONS, INITS, SCHEDULES, build_network, make_optimizer, make_schedule
+from ._network import (
+    ACTIVATIONS,
+    INITS,
+    SCHEDULES,
+    build_network,
+    is_given_init,
+    make_optimizer,
+    make_schedule,
+)
 from ._response import check_same_response, classes_of, label_ids, r2, resolve_task
 from .layers import Linear
 from .module import Sequential
@@ -73,7 +81,10 @@ class NeuralNetwork:
     over the rows, as in the article, so learning rates are the article's. Weights (and
     biases, the first row of the article's W matrices) start as 0.01 * randn
     (`init="small"`), or as the article's `train` did, randn ("randn"), or scaled to the
-    layer ("xavier", "kaiming"; biases zero).
+    layer ("xavier", "kaiming"; biases zero), or from given matrices: `init=[W1, W2, ...]`,
+    one per layer in the article's orientation ((in + 1) x out, the intercept row first,
+    which becomes the layer's bias), e.g. the article's own from `nn.datasets.article_weights()`;
+    a matrix of the wrong shape is a ValueError naming the layer.
     `optimizer` is "sgd" (with `momentum`) or "adam"; `weight_decay` is an L2 penalty
     weight_decay / 2 * |W|^2 on the weights (not the biases); `lr_schedule` is "step"
     (times `lr_gamma` every `lr_step` iterations), "exponential" (times `lr_gamma` every
@@ -91,7 +102,7 @@ class NeuralNetwork:
         hidden: int | tuple[int, ...] = 5,
         activation: str = "sigmoid",
         task: str = "auto",
-        init: str = "small",
+        init: str | Sequence[Any] = "small",
         optimizer: str = "sgd",
         learn_rate: float = 1e-2,
         iterations: int = 10_000,
@@ -150,8 +161,13 @@ class NeuralNetwork:
             ("init", self.init, INITS),
             ("optimizer", self.optimizer, ("sgd", "adam")),
         ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+            if name == "init" and is_given_init(value):
+                continue  # starting matrices: build_network checks them against the layers
+            if not isinstance(value, str) or value not in allowed:
+                extra = " or a list of starting matrices" if name == "init" else ""
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}{extra}, got {value!r}"
+                )
         if not (callable(self.lr_schedule) or self.lr_schedule in (None, *SCHEDULES)):
             raise ValueError(
                 f"lr_schedule must be None, {', '.join(SCHEDULES)} or a function, got "
@@ -423,9 +439,17 @@ class NeuralNetwork:
 
     def __repr__(self) -> str:
         defaults = NeuralNetwork()
+
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if name == "init" and is_given_init(value):  # shapes, not every number
+                return "[" + ", ".join("x".join(map(str, np.shape(w))) for w in value) + "]"
+            return repr(value)
+
         changed = [
-            f"{name}={getattr(self, name)!r}"
+            f"{name}={shown(name)}"
             for name in _PARAMS
-            if getattr(self, name) != getattr(defaults, name)
+            if name == "init" and is_given_init(self.init)
+            or getattr(self, name) != getattr(defaults, name)
         ]
         return f"NeuralNetwork({', '.join(changed)})"
