@@ -86,9 +86,11 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, logits: np.ndarray, labels: np.ndarray = None,
                 reduction: str = "mean") -> np.ndarray:
         self.reduction, self.labels = reduction, labels
-        flat = logits.reshape(-1, logits.shape[-1])
+        flat = logits.reshape(-1, logits.shape[-1])  # a view when it can be: any layout
         n_rows, n_cols = flat.shape
-        shifted = flat - _row_max(flat)
+        # C order whatever the logits' layout (x.T, a Fortran-ordered leaf): the flat indices
+        # `picks` below and in backward address rows in C order, and read through views
+        shifted = np.subtract(flat, _row_max(flat), order="C")
         exps = np.exp(shifted)
         sums = _dot(exps, _ones_column(n_cols, exps.dtype))  # row sums, through BLAS
         # each row's label as an index into the flattened array: one index array is cheaper
@@ -108,12 +110,14 @@ class SoftmaxCrossEntropy(Function):
         logits, exps, sums = self.saved
         if isinstance(grad, Tensor):
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            onehot.reshape(-1)[self.picks] = 1
+            np.put(onehot, self.picks, 1)
             d = logits.softmax(axis=-1) - onehot
             return d * _scale(grad, self.reduction, self.count)
-        d = exps / sums  # the softmax
+        # the softmax, made C-ordered so that reshape(-1) is a view the update writes through
+        # (on a Fortran-ordered d it would be a copy, and the `- onehot` would be lost)
+        d = np.divide(exps, sums, order="C")
         flat = d.reshape(-1)
-        flat[self.picks] = flat[self.picks] - 1
+        flat[self.picks] -= 1
         d = d.reshape(logits.shape)
         if self.reduction == "none":
             return d * grad[..., None]
@@ -281,8 +285,8 @@ class LinearReLU(Linear):
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out, at_zero = self.saved
         slope = np.sign(out.data if isinstance(out, Tensor) else out)  # a constant
-        if at_zero.size:
-            slope.reshape(-1)[at_zero] = 0.5
+        if at_zero.size:  # np.put: C-order flat indices, written through in any layout
+            np.put(slope, at_zero, 0.5)
         if isinstance(grad, Tensor):  # create_graph
             return self._grads(grad * slope, x, weight)
         slope *= grad

@@ -158,8 +158,9 @@ class BinaryCrossEntropy(Function):
         self.save_for_backward(p, y)
         self.reduction, self.count = reduction, p.size
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_p = np.log(p)
-            log_q = np.log1p(-p)
+            # np.asarray: a ufunc on a 0-d array returns a scalar, which `out=` cannot take
+            log_p = np.asarray(np.log(p))
+            log_q = np.asarray(np.log1p(-p))
         np.maximum(log_p, _LOG_FLOOR, out=log_p)
         np.maximum(log_q, _LOG_FLOOR, out=log_q)
         if reduction == "none":
@@ -190,7 +191,7 @@ class BinaryCrossEntropy(Function):
             grad = scale
             grad_p = None
             if need_p:
-                grad_p = p - y
+                grad_p = np.asarray(p - y)  # an array even for 0-d p, so /= stays in place
                 grad_p /= np.maximum(p * (1 - p), _BCE_EPS)
                 if scale != 1.0:
                     grad_p *= scale
