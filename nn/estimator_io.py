@@ -1,28 +1,30 @@
 """Saving a trained `NeuralNetwork` as one self-contained safetensors file, and loading it.
 
 The weights go in as tensors; everything else needed to predict on new data goes in the
-file's string metadata as JSON: the formula (or the array column names), the class labels,
-the task, the architecture and the constructor's parameters. No pickle: a model file from a
-stranger cannot run code. A formula's encoding is rebuilt at load time by running formulaic
-on a small prototype frame holding every categorical level seen in training, and the rebuilt
-design columns must equal the saved ones, or loading stops with an error.
+file's string metadata as JSON data: the design (input columns, each factor's column,
+transform and kind, categorical levels, scale()/center() statistics, the column blocks), the
+class labels, the task, the architecture and the constructor's parameters. No pickle, and
+nothing in a model file is ever run, evaluated or parsed as code: the design is rebuilt from
+that data alone (the formula is kept as text, for display). Loading checks every key: damaged
+or forged metadata is one ValueError naming the file and the key.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import _design
 from .io import load as _load
 from .io import save as _save
 
 FORMAT = "microtensor.NeuralNetwork"
-VERSION = "1"
+VERSION = "2"  # 1: the design was a formulaic spec rebuilt from the formula (no longer read)
+_TASKS = ("classification", "regression")
 
 
 def _plain(value: Any) -> Any:
@@ -53,15 +55,7 @@ def save_network(net: Any, path: str | os.PathLike[str],
         "task": net.task_,
         "response": net.response_,
         "classes": classes,
-        "design": {
-            "formula": design.formula,
-            "columns": design.columns,
-            "variables": design.variables,
-            "intercept": design.intercept,
-            "levels": {k: sorted((_plain(v) for v in vals), key=str)
-                       for k, vals in design.levels.items()},
-            "frame_columns": design.frame_columns,
-        },
+        "design": design.to_dict(),
         "architecture": architecture,
     }
     metadata = {
@@ -76,70 +70,130 @@ def save_network(net: Any, path: str | os.PathLike[str],
     _save(net.model_, path, metadata=metadata)
 
 
+class _MetaError(ValueError):
+    """A key of the metadata is missing or wrong (the message names it)."""
+
+
+def _key(body: dict[str, Any], key: str, kinds: type | tuple[type, ...], what: str) -> Any:
+    """body[key], which must be of `kinds` (bool is not an int here)."""
+    if key not in body:
+        raise _MetaError(f"key {key!r} is missing")
+    value = body[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,))):
+        raise _MetaError(f"key {key!r} must be {what}, got {type(value).__name__} {value!r:.80}")
+    return value
+
+
 def load_network(path: str | os.PathLike[str]) -> Any:
     """Rebuild a NeuralNetwork saved by `save_network`, ready to `predict` on new data.
-    A file that is not a microtensor model is a ValueError naming the path."""
-    from .estimator import NeuralNetwork
-
+    A file that is not a microtensor model, or whose metadata is damaged or forged, is a
+    ValueError naming the path (and the key at fault); nothing in the file is ever run."""
     arrays, meta = _load(path, with_metadata=True)
+    where = repr(os.fspath(path))
     if meta.get("format") != FORMAT or "network" not in meta:
         raise ValueError(
-            f"{os.fspath(path)!r} is a safetensors file but not a microtensor model "
+            f"{where} is a safetensors file but not a microtensor model "
             "(no NeuralNetwork metadata)"
         )
     if meta.get("version") != VERSION:
-        raise ValueError(f"{os.fspath(path)!r}: unsupported model version {meta.get('version')!r}")
+        raise ValueError(
+            f"{where}: unsupported model version {meta.get('version')!r} (this microtensor "
+            f"reads version {VERSION}; retrain the model to save it again)"
+        )
+    try:
+        return _network_from(meta, arrays)
+    except _MetaError as e:
+        raise ValueError(f"{where}: damaged model metadata: {e}") from None
+
+
+def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
+    from .estimator import _PARAMS, NeuralNetwork
+
     try:
         body = json.loads(meta["network"])
-        params = body["params"]
-        d = body["design"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"{os.fspath(path)!r}: damaged model metadata ({e})") from None
-    params["hidden"] = tuple(params["hidden"]) if isinstance(params["hidden"], list) else (
-        params["hidden"])
-    net = NeuralNetwork(**params)
-    net.task_ = body["task"]
-    net.response_ = body["response"]
-    net.classes_ = None if body["classes"] is None else np.array(body["classes"], dtype=object)
-    design = _design.Design(
-        formula=d["formula"], columns=d["columns"], variables=d["variables"],
-        intercept=d["intercept"], levels={k: set(v) for k, v in d["levels"].items()},
-        frame_columns=d["frame_columns"],
-    )
-    if design.formula is not None:
-        design.spec = _rebuild_spec(design, body["response"], path)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise _MetaError(f"key 'network' is not valid JSON ({e})") from None
+    if not isinstance(body, dict):
+        raise _MetaError("key 'network' must be a JSON object")
+    params = _key(body, "params", dict, "an object")
+    unknown = sorted(set(params) - set(_PARAMS))
+    if unknown:
+        raise _MetaError(f"key 'params' has unknown parameter(s) {', '.join(map(repr, unknown))}")
+    hidden = params.get("hidden", 5)
+    if isinstance(hidden, list):
+        hidden = tuple(hidden)
+    if not (isinstance(hidden, int) and not isinstance(hidden, bool) or isinstance(
+            hidden, tuple) and all(isinstance(h, int) and not isinstance(h, bool)
+                                   for h in hidden)):
+        raise _MetaError(f"key 'params.hidden' must be a whole number or a list of them, got "
+                       f"{hidden!r:.80}")
+    task = _key(body, "task", str, "'classification' or 'regression'")
+    if task not in _TASKS:
+        raise _MetaError(f"key 'task' must be 'classification' or 'regression', got {task!r:.80}")
+    response = _key(body, "response", str, "a column name")
+    if "design" not in body:
+        raise _MetaError("key 'design' is missing")
+    try:
+        design = _design.Design.from_dict(body["design"])
+    except ValueError as e:
+        raise _MetaError(str(e)) from None
+    arch = _key(body, "architecture", dict, "an object")
+    layers = _key(arch, "layers", list, "a list")
+    if not layers:
+        raise _MetaError("key 'architecture.layers' is empty")
+    for i, layer in enumerate(layers):
+        if not (isinstance(layer, list) and len(layer) == 3
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                        for n in layer[:2]) and isinstance(layer[2], bool)):
+            raise _MetaError(f"key 'architecture.layers[{i}]' must be [inputs >= 1, outputs >= 1, "
+                           f"bias true/false], got {layer!r:.80}")
+    activation = _key(arch, "activation", str, "a string")
+    classes = body.get("classes", "missing")
+    if classes == "missing":
+        raise _MetaError("key 'classes' is missing")
+    if task == "classification":
+        if not (isinstance(classes, list) and len(classes) >= 2 and all(
+                isinstance(c, (str, bool, int)) or isinstance(c, float) and math.isfinite(c)
+                for c in classes)):
+            raise _MetaError("key 'classes' must list at least two labels for a classifier")
+        if len({repr(c) for c in classes}) != len(classes):
+            raise _MetaError("key 'classes' has a label twice")
+    elif classes is not None:
+        raise _MetaError("key 'classes' must be null for a regression")
+    try:
+        net = NeuralNetwork(**{**params, "hidden": hidden})
+        net._check_params()
+        sizes = list(net._hidden_sizes())
+    except (TypeError, ValueError) as e:
+        raise _MetaError(f"key 'params': {e}") from None
+    if activation != net.activation:
+        raise _MetaError(f"key 'architecture.activation' ({activation!r:.80}) differs from "
+                       f"params.activation ({net.activation!r:.80})")
+    n_out = 1 if task == "regression" or len(classes) == 2 else len(classes)
+    want = list(zip([len(design.columns), *sizes], [*sizes, n_out]))
+    got = [(layer[0], layer[1]) for layer in layers]
+    if got != want or [layer[2] for layer in layers] != [design.intercept] + [True] * len(sizes):
+        raise _MetaError(f"key 'architecture.layers' {got} does not fit the design's "
+                       f"{len(design.columns)} columns, params.hidden {sizes} and {n_out} "
+                       "output(s)")
+    if meta.get("formula", "") != (design.formula or ""):
+        raise _MetaError("key 'formula' differs from design.formula")
+    net.task_ = task
+    net.response_ = response
+    net.classes_ = None if classes is None else np.array(classes, dtype=object)
     net.design_ = design
-    layers = body["architecture"]["layers"]
-    net.model_ = net._build(layers[0][0], layers[-1][1], design.intercept)
+    net.model_ = net._build(len(design.columns), n_out, design.intercept)
     try:
         net.model_.load_state_dict(arrays)
-    except (KeyError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{os.fspath(path)!r}: weights do not fit the saved architecture "
-                         f"({e})") from None
-    net.n_features_in_ = layers[0][0]
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise _MetaError(f"the weights do not fit the saved architecture ({e})") from None
+    bad = sorted(k for k, a in arrays.items() if not np.isfinite(a).all())
+    if bad:
+        raise _MetaError(f"tensor {bad[0]!r} holds NaN or infinite weights")
+    net.n_features_in_ = len(design.columns)
     net.X_ = net.y_ = net._target = None
     net.output = None
     net._opt = None
     net.loss_history_ = []
     return net
-
-
-def _rebuild_spec(design: Any, response: str, path: Any) -> Any:
-    """formulaic's model spec for `design.formula`, from a prototype frame that holds every
-    categorical level seen in training (numeric columns are zeros)."""
-    n = max([1, *(len(v) for v in design.levels.values())])
-    frame = {}
-    for name in design.variables:
-        if name in design.levels:
-            levels = sorted(design.levels[name], key=str)
-            frame[name] = [levels[i % len(levels)] for i in range(n)]
-        else:
-            frame[name] = np.zeros(n)
-    frame.setdefault(response, np.zeros(n))
-    rebuilt, _, _ = _design.from_formula(design.formula, pd.DataFrame(frame))
-    if sorted(rebuilt.columns) != sorted(design.columns):
-        raise ValueError(
-            f"{os.fspath(path)!r}: the formula {design.formula!r} no longer gives the saved "
-            f"design columns ({rebuilt.columns} vs {design.columns})"
-        )
-    return rebuilt.spec
