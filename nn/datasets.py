@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "ARTICLE_SAMPLE",
     "ARTICLE_WEIGHT_SHAPES",
     "HOTDOG_CLASSES",
     "IRIS_SPECIES",
@@ -34,6 +35,10 @@ __all__ = [
 IRIS_SPECIES = ("setosa", "versicolor", "virginica")
 # R's factor levels, in R's order: the second level is the one the article's y = 1 stands for
 HOTDOG_CLASSES = ("not hot dog", "hot dog")
+
+# The article's "random sample of five" (its `sample(nrow(hotdogs), 5)` in the same R session),
+# as 0-based positions in hotdogs(): R's rows 28, 36, 103, 160 and 23, printed in that order.
+ARTICLE_SAMPLE = (27, 35, 102, 159, 22)
 
 # The article's starting weights: (rows, columns) in its orientation, row 0 multiplying the
 # column of ones (the intercept, or bias).
