@@ -11,6 +11,10 @@ with PyTorch and with central differences (gradgradcheck) on small float64 cases
 
 from __future__ import annotations
 
+import json
+import os
+import struct
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -414,3 +418,225 @@ def test_bce_loss_on_0d_input_gives_a_0d_loss():
     assert loss.shape == () and np.isclose(loss.item(), -np.log(0.25))
     loss.backward()
     assert np.isclose(x.grad.item(), -4.0)
+
+
+# ---------------------------------------------------------------------- nn.save / nn.load
+def _forge(path: Any, header_text: str, body: bytes = b"") -> Any:
+    """A file with a hand-written header (for values json.dumps cannot write, like 1e400)."""
+    raw = header_text.encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
+    return path
+
+
+def test_save_0d_tensor_keeps_its_shape(tmp_path):
+    path = tmp_path / "s.safetensors"
+    nn.save({"a": np.array(2.5), "b": mt.tensor(-1.0), "c": np.array(7, dtype=np.int16)}, path)
+    back = nn.load(path)
+    assert back["a"].shape == back["b"].shape == back["c"].shape == ()
+    assert back["a"] == 2.5 and back["b"] == -1.0 and back["c"].dtype == np.int16
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            self.scale = nn.Parameter(np.array(3.0))
+            self.fc = nn.Linear(2, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(x) * self.scale
+
+    src, dst = Scaled(), Scaled()
+    src.scale.data[...] = 0.125
+    src.save(tmp_path / "m.safetensors")
+    dst.load(tmp_path / "m.safetensors")
+    assert dst.scale.shape == () and dst.scale.item() == 0.125
+
+
+def test_save_load_keeps_dtypes_layouts_and_order(tmp_path):
+    path = tmp_path / "d.safetensors"
+    rng = np.random.default_rng(0)
+    data = {"z": rng.normal(size=(3, 4)).T, "y": np.asfortranarray(rng.normal(size=(2, 3))),
+            "x": rng.normal(size=(2, 6))[:, ::2].astype(np.float32),
+            "w": np.array([1, 2], dtype=">i4"), "v": np.array([True, False]),
+            "u": np.zeros((0, 3), dtype=np.float16)}
+    nn.save(data, path)
+    back = nn.load(path)
+    assert list(back) == list(data)  # the order given, not sorted
+    for key, arr in data.items():
+        assert back[key].dtype == arr.dtype.newbyteorder("=") and back[key].shape == arr.shape
+        np.testing.assert_array_equal(back[key], arr)
+
+
+def test_save_files_are_read_by_safetensors_and_back():
+    st = pytest.importorskip("safetensors.numpy")
+    with tempfile.TemporaryDirectory() as d:
+        data = {"b": np.arange(6.0).reshape(2, 3).T, "a": np.array(1.5, dtype=np.float32),
+                "c": np.array([1, 0], dtype=np.uint8)}
+        nn.save(data, os.path.join(d, "ours.safetensors"), metadata={"k": "v"})
+        theirs = st.load_file(os.path.join(d, "ours.safetensors"))
+        for key, arr in data.items():
+            assert theirs[key].shape == arr.shape and theirs[key].dtype == arr.dtype
+            np.testing.assert_array_equal(theirs[key], arr)
+        st.save_file({k: np.ascontiguousarray(v) for k, v in data.items()},
+                     os.path.join(d, "theirs.safetensors"), metadata={"k": "v"})
+        back, meta = nn.load(os.path.join(d, "theirs.safetensors"), with_metadata=True)
+        assert meta == {"k": "v"}
+        for key, arr in data.items():
+            np.testing.assert_array_equal(back[key], arr)
+
+
+def test_load_bf16_as_exact_float32(tmp_path):
+    values = np.array([0.0, -0.0, 1.0, -2.5, 3.140625, 1.5 * 2.0**120, 2.0**-130, np.inf, -np.inf],
+                      dtype=np.float32)
+    bits = (values.view(np.uint32) >> 16).astype("<u2")  # each value is exact in bf16
+    header = {"w": {"dtype": "BF16", "shape": [3, 3], "data_offsets": [0, bits.nbytes]}}
+    back = nn.load(_forge(tmp_path / "bf16.safetensors", json.dumps(header), bits.tobytes()))
+    assert back["w"].dtype == np.float32 and back["w"].shape == (3, 3)
+    np.testing.assert_array_equal(back["w"].ravel(), values)
+    assert np.signbit(back["w"].ravel()[1])
+
+
+@needs_torch
+def test_load_bf16_and_f8_files_written_by_torch_match_torch(tmp_path):
+    st = pytest.importorskip("safetensors.torch")
+    codes = torch.arange(256, dtype=torch.int32).to(torch.uint8)
+    tensors = {"bf": torch.randn(4, 5, generator=torch.Generator().manual_seed(0)).bfloat16(),
+               "e4m3": codes.view(torch.float8_e4m3fn).reshape(16, 16),
+               "e5m2": codes.clone().view(torch.float8_e5m2)}
+    path = tmp_path / "t.safetensors"
+    st.save_file(tensors, str(path))
+    back = nn.load(path)
+    for key, t in tensors.items():
+        assert back[key].dtype == np.float32 and back[key].shape == tuple(t.shape)
+        np.testing.assert_array_equal(back[key], t.float().numpy())  # NaN == NaN here
+    for key in ("e4m3", "e5m2"):  # -0.0 stays -0.0 (NaN's sign is nobody's business)
+        ours, theirs = back[key], tensors[key].float().numpy()
+        assert np.isnan(ours).sum() == np.isnan(theirs).sum() > 0
+        real = ~np.isnan(theirs)
+        np.testing.assert_array_equal(np.signbit(ours[real]), np.signbit(theirs[real]))
+
+
+@pytest.mark.parametrize("dtype", ["F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4", "F6_E2M3",
+                                   "C64", "Q99"])
+def test_load_unsupported_dtype_is_value_error_naming_key_and_dtype(tmp_path, dtype):
+    header = {"__metadata__": {"a": "b"},
+              "layer.w": {"dtype": dtype, "shape": [2], "data_offsets": [0, 16]}}
+    path = _forge(tmp_path / "x.safetensors", json.dumps(header), b"\0" * 16)
+    with pytest.raises(ValueError, match=f"'layer.w'.*{dtype}") as e:
+        nn.load(path)
+    assert "x.safetensors" in str(e.value)
+    with pytest.raises(ValueError, match="layer.w"):
+        nn.load_metadata(path)
+
+
+@pytest.mark.parametrize("offsets", ["[0, Infinity]", "[0, 1e400]", "[-Infinity, 8]",
+                                     "[0, NaN]", "[0.0, 8.0]", "[true, 8]", "[0, -8]",
+                                     "[8, 0]", '["0", "8"]', "[0]", "[0, 8, 16]", "null",
+                                     "[0, 99999999999999999999999999]"])
+def test_load_bad_data_offsets_are_value_errors(tmp_path, offsets):
+    text = '{"w": {"dtype": "F64", "shape": [1], "data_offsets": ' + offsets + "}}"
+    path = _forge(tmp_path / "o.safetensors", text, b"\0" * 8)
+    with pytest.raises(ValueError) as e:
+        nn.load(path)
+    assert "o.safetensors" in str(e.value)
+    assert "'w'" in str(e.value) or "JSON" in str(e.value)
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ('{"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}, '
+     '"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}', "twice"),
+    ('{"a": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}, '
+     '"b": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}', "overlaps"),
+    ('{"a": {"dtype": "F64", "shape": [0], "data_offsets": [8, 8]}}', "gap"),
+    ('{"a": {"dtype": "F64", "shape": [99999999999999999999, 0], "data_offsets": [0, 0]}}',
+     "shape"),
+    ('{"a": {"dtype": "F64", "shape": [-1], "data_offsets": [0, 8]}}', "shape"),
+    ('{"a": {"dtype": "F64", "shape": 1, "data_offsets": [0, 8]}}', "shape"),
+    ('{"a": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}, "b": 3}', "'b'"),
+    ('{"a": {"dtype": 7, "shape": [1], "data_offsets": [0, 8]}}', "dtype"),
+])
+def test_load_forged_headers_are_value_errors(tmp_path, header, message):
+    body = b"\0" * 8 if "[0, 8]" in header or "[8, 8]" in header else b""
+    path = _forge(tmp_path / "f.safetensors", header, body)
+    with pytest.raises(ValueError, match=message):
+        nn.load(path)
+
+
+@pytest.mark.parametrize("value", [
+    np.array(["a", "b"]), np.array([b"x"]), np.array([object()]), np.array([1 + 2j]),
+    np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1], dtype="timedelta64[s]"),
+    np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype=np.longdouble),
+])
+def test_save_unsupported_dtype_is_type_error_naming_key(tmp_path, value):
+    if value.dtype == np.float64:  # np.longdouble is float64 on some platforms
+        pytest.skip("longdouble is float64 here")
+    path = tmp_path / "m.safetensors"
+    nn.save({"ok": np.ones(2)}, path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="'bad.key'"):
+        nn.save({"ok": np.ones(2), "bad.key": value}, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_save_oversized_or_bad_metadata_is_value_or_type_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    big = "x" * (100 * 1024 * 1024 + 1)
+    with pytest.raises(ValueError, match="'notes'"):
+        nn.save({"a": np.ones(1)}, path, metadata={"small": "1", "notes": big})
+    with pytest.raises(TypeError, match="metadata"):
+        nn.save({"a": np.ones(1)}, path, metadata=[("a", "b")])
+    with pytest.raises(ValueError, match="__metadata__"):
+        nn.save({"__metadata__": np.ones(1)}, path)
+    assert not path.exists()
+
+
+def test_save_to_symlink_to_folder_is_an_error_and_keeps_the_link(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    with pytest.raises(IsADirectoryError, match="link"):
+        nn.save({"a": np.ones(1)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "models"]
+    with pytest.raises(IsADirectoryError, match="models"):
+        nn.save({"a": np.ones(1)}, folder)
+
+
+def test_save_to_symlink_to_file_writes_through_and_keeps_the_link(tmp_path):
+    real = tmp_path / "real.safetensors"
+    nn.save({"a": np.ones(1)}, real)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real)
+    nn.save({"a": np.full(2, 5.0)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    np.testing.assert_array_equal(nn.load(real)["a"], [5.0, 5.0])
+
+
+def test_save_failure_names_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "target.safetensors"
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        name = os.path.join(str(tmp_path), ".target.safetensors.abc123.tmp")
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match="target.safetensors") as e:
+        nn.save({"a": np.ones(1)}, path)
+    assert ".tmp" not in str(e.value) and "Permission denied" in str(e.value)
+    assert not path.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders")
+def test_save_into_read_only_folder_names_the_target(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="target.safetensors") as e:
+            nn.save({"a": np.ones(1)}, folder / "target.safetensors")
+        assert ".tmp" not in str(e.value)
+    finally:
+        folder.chmod(0o700)
