@@ -81,7 +81,7 @@ def test_binary_training_follows_the_hand_derived_loop():
     """Two classes: one sigmoid output, = the article's `train` (randn start). 40 steps: at
     learning rate 1e-2 on the summed loss this problem is chaotic, and rounding differences
     grow past 1e-9 after ~80 steps, so the comparison stops before."""
-    df = nn.datasets.hotdogs(seed=1)
+    df = nn.datasets.hotdogs()
     net = nn.NeuralNetwork("`class` ~ x1 + x2", data=df, hidden=5, init="randn", random_state=4)
     net.train(40, learn_rate=1e-2, trace=0)
     y = (df["class"] == net.classes_[1]).to_numpy(dtype=float)
@@ -92,14 +92,18 @@ def test_binary_training_follows_the_hand_derived_loop():
 
 # ----------------------------------------------------------------- the article's hot dogs
 def test_hotdogs_with_the_estimator():
-    df = nn.datasets.hotdogs(seed=1)
+    """The article's hot dogs through the estimator: a linear model gets its 67% (134 of
+    200), and from the article's own hidden = 5 weights the network improves on it (the full
+    1e5 iterations give 152 of 200: tests/test_article_exact.py)."""
+    df = nn.datasets.hotdogs()
     glm = nn.NeuralNetwork("`class` ~ x1 + x2", data=df, hidden=0, random_state=1)
     glm.train(1000, learn_rate=5e-4, trace=0)
-    assert 0.62 <= glm.accuracy() <= 0.72  # article (glm): 67%
-    net = nn.NeuralNetwork("`class` ~ x1 + x2", data=df, hidden=5, init="randn", random_state=1)
+    assert round(glm.accuracy() * 200) == 134  # article (glm): 134 of 200
+    w = nn.datasets.article_weights()
+    net = nn.NeuralNetwork("`class` ~ x1 + x2", data=df, hidden=5, init=[w["w1_h5"], w["w2_h5"]])
     net.train(1500, learn_rate=1e-2, trace=0)
-    assert net.accuracy() >= 0.75  # article: 76%
-    assert set(net.predict()) <= {"hot dog", "not hot dog"}
+    assert net.accuracy() >= 0.7
+    assert set(net.predict()) == {"hot dog", "not hot dog"}
 
 
 # ----------------------------------------------------------------- arrays, depth, tasks
