@@ -13,6 +13,7 @@ same backward formulas receive Tensors (see function.py), so the gradients carry
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
@@ -23,6 +24,12 @@ import numpy as np
 from .grad_mode import _state
 from .shapes import unbroadcast
 from .tensor import Tensor, _make
+
+# Serialises the read-modify-write of `.grad` in _commit: two threads running backward() into
+# one shared leaf would otherwise both read the old .grad and one sum would be lost. One
+# uncontended acquire per backward call (not per op), so the single-thread cost is ~0.1 us.
+_grad_lock = threading.Lock()
+_lock, _unlock = _grad_lock.acquire, _grad_lock.release  # bound once: cheaper than `with`
 
 
 def backward(
@@ -152,7 +159,7 @@ def _run(
         if n is None:
             _deliver(t, g, target_ids, found, pending)
         elif n in grads:
-            grads[n] = grads[n] + g
+            grads[n] = _add(grads[n], g)
         else:
             grads[n] = g
             heap.append((-n._seq, n))
@@ -177,7 +184,7 @@ def _run(
                         _gather(pending, owner, g)
                 if target_nodes is not None and n in target_nodes:
                     key = target_nodes[n]
-                    found[key] = found[key] + g if key in found else g
+                    found[key] = _add(found[key], g) if key in found else g
             if not create_graph and n.saved is not None:  # _call_backward's common case
                 try:
                     results = n.backward(g)
@@ -217,7 +224,7 @@ def _run(
                         if entry is None:
                             pending[id(e)] = [e, gi, n._fresh_grads]
                         else:
-                            entry[1] = entry[1] + gi
+                            entry[1] = _add(entry[1], gi)
                             entry[2] = True  # a sum the engine made
                     else:
                         _deliver(e, gi, target_ids, found, pending)
@@ -230,7 +237,7 @@ def _run(
                     grads[e] = gi
                     heappush(heap, (-e._seq, e))
                 else:
-                    grads[e] = prev + gi
+                    grads[e] = _add(prev, gi)
         if pending:
             _commit(pending, create_graph)
         if targets is not None:
@@ -334,7 +341,21 @@ def _fit(g: Any, shape: tuple[int, ...], dtype: np.dtype, n: Any, i: int) -> Any
             )
     if g.dtype != dtype:
         g = g.astype(dtype)
+    if type(g) is not np.ndarray and not isinstance(g, Tensor):
+        # a full reduction in unbroadcast or astype on a 0-d array gives a NumPy scalar (and
+        # an ndarray subclass would leak into .grad): every gradient the engine moves is an
+        # ndarray
+        g = np.asarray(g)
     return g
+
+
+def _add(a: Any, b: Any) -> Any:
+    """a + b for two gradients of one tensor; stays an ndarray when both are 0-d (NumPy
+    returns a scalar for 0-d + 0-d, which would reach `.grad` as a numpy.float64)."""
+    s = a + b
+    if type(s) is np.ndarray or isinstance(s, Tensor):
+        return s
+    return np.asarray(s)
 
 
 def _deliver(leaf: Tensor, g: Any, target_ids: set[int] | None, found: dict[int, Any],
@@ -343,7 +364,7 @@ def _deliver(leaf: Tensor, g: Any, target_ids: set[int] | None, found: dict[int,
     if target_ids is not None:
         key = id(leaf)
         if key in target_ids:
-            found[key] = found[key] + g if key in found else g
+            found[key] = _add(found[key], g) if key in found else g
         return
     _gather(pending, leaf, g)
 
@@ -353,7 +374,7 @@ def _gather(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
     if entry is None:
         pending[id(t)] = [t, g, False]
     else:
-        entry[1] = entry[1] + g
+        entry[1] = _add(entry[1], g)
         entry[2] = True
 
 
@@ -369,14 +390,19 @@ def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
             if t.grad_fn is None and t._hooks else (t, g, owned)
             for t, g, owned in final
         ]
-    for t, g, owned in final:
-        if create_graph:
-            new = g if isinstance(g, Tensor) else _make(np.array(g))
-            t.grad = new if t.grad is None else t.grad + new
-        elif t.grad is None:
-            t.grad = _make(g if owned else np.array(g))
-        else:
-            t.grad = _make(t.grad.data + g)
+    _lock()
+    try:
+        for t, g, owned in final:
+            if create_graph:
+                new = g if isinstance(g, Tensor) else _make(np.array(g))
+                t.grad = new if t.grad is None else t.grad + new
+            elif t.grad is None:
+                t.grad = _make(g if owned else np.array(g))
+            else:
+                total = t.grad.data + g
+                t.grad = _make(total if type(total) is np.ndarray else np.asarray(total))
+    finally:
+        _unlock()
 
 
 def _call_hooks(hooks: list[Any], g: Any, create_graph: bool) -> Any:

@@ -76,7 +76,13 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** y.   d/dx = y * x ** (y - 1),  d/dy = out * log(x)  (0 where x == 0)"""
+    """x ** y.   d/dx = y * x ** (y - 1)  (0 where y == 0),
+    d/dy = out * log(x)  (0 where x == 0 and y >= 0; so -inf for 0 ** y with y < 0)
+
+    The masks are PyTorch's: x ** 0 is the constant 1 whatever x is (even 0, a subnormal or
+    nan, where y * x ** (y - 1) would be 0 * inf), and 0 ** y for y > 0 is the constant 0,
+    while for y < 0 it is +inf and out * log(0) = inf * -inf = -inf is the limit.
+    """
 
     def forward(self, x: Any, y: Any) -> np.ndarray:
         out = np.asarray(x**y)
@@ -88,21 +94,21 @@ class Pow(Function):
         x, y, out = self.saved
         need_x, need_y = self.needs_input_grad
         grad_x = grad_y = None
+        ry = raw(y)
         if need_x:
-            ry = raw(y)
             if isinstance(ry, (int, float)) and ry == 1:
                 grad_x = grad
             else:
-                # d/dx x**0 = 0 even at x = 0, where x ** (0 - 1) would divide by zero: there
-                # (only there, so d/dy stays right elsewhere) the base becomes 1 and y = 0
-                # zeroes the term
-                zero = np.equal(ry, 0) & np.equal(raw(x), 0)
+                # where y == 0 (only there, so d/dy stays right elsewhere) the base becomes 1
+                # and the factor y zeroes the term, instead of 0 * x ** -1 = 0 * inf
+                zero = np.equal(ry, 0)
                 base = np.where(zero, 1, x) if zero.any() else x
                 grad_x = grad * y * base ** (y - 1)
         if need_y:
-            rx = np.asarray(raw(x))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_x = np.where(rx == 0, 0, np.log(np.where(rx == 0, 1, x)))
+            rx = raw(x)
+            const = np.equal(rx, 0) & np.greater_equal(ry, 0)
+            with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan
+                log_x = np.log(np.where(const, 1, x) if const.any() else x)
             grad_y = grad * out * log_x
         return grad_x, grad_y
 

@@ -101,6 +101,13 @@ class LogSumExp(_Reduction):
         empty = raw(total) == 0  # an all -inf slice: zero gradient, not 0 / 0
         if empty.any():
             total = np.where(empty, 1, total)
+        # only a slice holding +inf (whose shift fell back to 0) sums to inf: there the result
+        # is inf and, as PyTorch's exp(x - out) gives, d/dx is nan at each +inf and 0 elsewhere
+        top = np.isposinf(raw(total))
+        if top.any():
+            with np.errstate(invalid="ignore"):  # inf - inf
+                e = np.where(top, np.exp(x - np.inf), e)
+            total = np.where(top, 1, total)
         return self._expand(grad) * (e / total)
 
 
