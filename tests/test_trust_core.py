@@ -230,3 +230,36 @@ def test_pow_gradient_of_zero_base_with_negative_exponent_is_minus_inf() -> None
     with np.errstate(divide="ignore"):
         (0.0**z).backward(np.ones(2))
     np.testing.assert_array_equal(z.grad.data, [-np.inf, 0.0])
+
+
+# ------------------------------------------------------------------ indexing and transpose
+@pytest.mark.parametrize(
+    "index",
+    [((0, 1), 0), ((2, 0, 2), slice(None)), (0, (1, 0)), ((True, False, True),), ((0, -1), (1, 0))],
+    ids=["tuple-int", "tuple-repeat-slice", "int-tuple", "bool-tuple", "two-tuples"],
+)
+def test_getitem_tuple_inside_index_matches_numpy_and_pytorch(index: Any) -> None:
+    a = np.arange(6.0).reshape(3, 2)
+    t = mt.tensor(a, requires_grad=True)
+    y = t[index]
+    np.testing.assert_array_equal(y.data, a[index])
+    tt = torch.tensor(a, requires_grad=True)
+    yt = tt[index]
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    seed = np.arange(1.0, y.size + 1).reshape(y.shape)
+    y.backward(seed)
+    yt.backward(torch.tensor(seed))
+    np.testing.assert_array_equal(t.grad.data, tt.grad.numpy())
+
+
+@pytest.mark.parametrize("call", [lambda t: t.transpose(0), lambda t: mt.transpose(t, 0),
+                                  lambda t: mt.transpose(t, -1), lambda t: np.transpose(t, 0)],
+                         ids=["method", "function", "negative", "numpy"])
+def test_transpose_of_1d_with_one_axis_matches_numpy(call: Callable[[Any], Any]) -> None:
+    t = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = call(t)
+    np.testing.assert_array_equal(y.data, np.arange(1.0, 4.0).transpose(0))
+    (y * mt.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"transpose: axes \(1,\)"):
+        mt.transpose(mt.tensor(np.ones((2, 3))), 1)

@@ -120,7 +120,9 @@ def _clean_index_item(i: Any) -> Any:
         return i
     if isinstance(i, Tensor):
         i = i.data
-    if isinstance(i, (list, np.ndarray)):
+    # a tuple inside the index is a sequence of positions, as a list is (NumPy and PyTorch:
+    # t[(0, 1), 0] is [t[0, 0], t[1, 0]]); only the outer tuple separates the axes
+    if isinstance(i, (list, tuple, np.ndarray)):
         arr = np.asarray(i)
         if arr.size == 0 and arr.dtype.kind == "f":
             arr = arr.astype(np.intp)
@@ -212,10 +214,13 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "transpose")
     if axes is not None:
-        try:
-            axes = tuple(operator.index(a) for a in axes)
+        try:  # NumPy accepts one int for a 1-D array: a.transpose(0), np.transpose(a, 0)
+            axes = (operator.index(axes),)
         except TypeError:
-            raise TypeError(f"transpose: axes must be integers, got {axes!r}") from None
+            try:
+                axes = tuple(operator.index(a) for a in axes)
+            except TypeError:
+                raise TypeError(f"transpose: axes must be integers, got {axes!r}") from None
     return Transpose.apply(x, axes=axes)
 
 
