@@ -542,6 +542,8 @@ def _design_from_dict(d: Any) -> Design:
                     blocks=[[(p[0], p[1]) for p in b] for b in blocks],
                     levels={k: list(v) for k, v in levels.items()}, frame_columns=frame)
     if factors:
+        if formula is None:
+            raise _damaged("design.formula", "is missing (the design has factors)")
         if {f.column for f in factors} != set(variables):
             raise _damaged("design.variables", "must be the columns that design.factors read")
         if design.column_names() != columns:

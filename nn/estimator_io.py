@@ -107,6 +107,23 @@ def load_network(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{where}: damaged model metadata: {e}") from None
 
 
+def _check_formula(design: Any, response: str) -> None:
+    """The stored formula text must be one the restricted grammar accepts and must describe
+    the stored design (same response, factors and intercept). It is only compared, never used
+    to build anything: the design comes from the stored data."""
+    from .formula import parse_formula
+
+    try:
+        parsed = parse_formula(design.formula, [response, *design.variables])
+    except (TypeError, ValueError) as e:
+        raise _MetaError(f"key 'design.formula': {e}") from None
+    stored = {(f.column, f.transform, f.degree) for f in design.factors}
+    named = {(f.column, f.transform, f.degree) for term in parsed.terms for f in term}
+    if parsed.response != response or named != stored or parsed.intercept != design.intercept:
+        raise _MetaError("key 'design.formula' does not describe the stored design (its "
+                         "response, factors or intercept differ)")
+
+
 def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
     from .estimator import _PARAMS, NeuralNetwork
 
@@ -120,7 +137,8 @@ def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
     unknown = sorted(set(params) - set(_PARAMS))
     if unknown:
         raise _MetaError(f"key 'params' has unknown parameter(s) {', '.join(map(repr, unknown))}")
-    hidden = params.get("hidden", 5)
+    hidden = _key(params, "hidden", (int, list), "a whole number or a list of them")
+    _key(params, "activation", str, "a string")
     if isinstance(hidden, list):
         hidden = tuple(hidden)
     if not (isinstance(hidden, int) and not isinstance(hidden, bool) or isinstance(
@@ -177,8 +195,12 @@ def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
         raise _MetaError(f"key 'architecture.layers' {got} does not fit the design's "
                        f"{len(design.columns)} columns, params.hidden {sizes} and {n_out} "
                        "output(s)")
+    if arch.get("hidden", sizes) != sizes:
+        raise _MetaError(f"key 'architecture.hidden' differs from params.hidden {sizes}")
     if meta.get("formula", "") != (design.formula or ""):
         raise _MetaError("key 'formula' differs from design.formula")
+    if design.formula is not None:
+        _check_formula(design, response)
     net.task_ = task
     net.response_ = response
     net.classes_ = None if classes is None else np.array(classes, dtype=object)
