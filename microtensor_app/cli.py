@@ -7,21 +7,33 @@
     microtensor check                            autodiff against the articles' backprop
     microtensor bench [--quick]                  the benchmarks (from a source checkout)
 
-A mistake in what the user typed or gave (a missing file, a column that is not there, text in
-a numeric column, a file that is not a model) ends with one line on stderr,
-`microtensor: error: ...`, and exit status 2; outputs are written atomically, so nothing
-already there is damaged. This is the app layer: the only part of microtensor that imports nn.
+A mistake in what the user typed or gave (a bad argument, a missing file, a column that is
+not there, text in a numeric column, a file that is not a model, a missing optional package)
+ends with one line on stderr, `microtensor: error: ...`, and exit status 2, found before any
+training starts wherever it can be; outputs are written atomically (a folder of outputs as a
+whole), so nothing already there is damaged and nothing is left half-written. This is the app
+layer: the only part of microtensor that imports nn.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
 from microtensor import __version__
 
-from .data import UsageError
+from .data import UsageError, missing_dependency
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (`microtensor: error: ...`) instead of the usage
+    text and a second line: every error of the command looks the same."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _number(cast: Callable[[str], float], ok: Callable[[float], bool],
@@ -43,6 +55,8 @@ def _number(cast: Callable[[str], float], ok: Callable[[float], bool],
 _positive_int = _number(int, lambda v: v >= 1, "at least 1")
 _fraction = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+_non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+_seed = _number(int, lambda v: 0 <= v < 2**63, "a whole number from 0 to 2**63 - 1")
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -60,9 +74,10 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with a --help on every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="microtensor",
         description="Reverse-mode autodiff on NumPy: reproduce the seed articles, train on "
         "your own CSV, draw computation graphs.",
@@ -94,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate on the summed loss (default: 1e-2 for sgd, 1e-2 "
                    "for adam)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--tolerance", type=float, default=0.0, metavar="X",
+    p.add_argument("--tolerance", type=_non_negative_float, default=0.0, metavar="X",
                    help="stop once the training loss is below X (default: 0, never)")
-    p.add_argument("--seed", type=int, default=0, metavar="N")
+    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+                   help="random seed for the weights and the split (default: 0)")
     p.add_argument("--val-split", type=_fraction, default=0.0, metavar="F",
                    help="fraction of rows held out for validation (default: 0)")
     p.add_argument("--out", default="microtensor-model", metavar="DIR",
@@ -127,20 +143,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `microtensor` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    from . import commands
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
+
+def one_line(text: str) -> str:
+    """`text` as one plain line: colour codes removed, line breaks and runs of spaces made
+    single spaces (a library's message may span lines or carry terminal colours)."""
+    return " ".join(_ANSI.sub("", text).split()) or "unknown error"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `microtensor` command; returns the exit status.
+
+    A UsageError (a mistake in the arguments, the data or a model file), a missing optional
+    package, an output that cannot be written or memory that runs out is reported as one
+    line on stderr with exit status 2; anything else is a bug and keeps its traceback.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), "")
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("give a command: demo, train, predict, graph, check or bench "
+                             "(see `microtensor --help`)")
+        from . import commands
+
         return commands.run(args)
     except UsageError as e:
-        print(f"microtensor: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
+    except ImportError as e:
+        message = missing_dependency(e, command or "")
+        if message is None:
+            raise
+        return _fail(message)
+    except MemoryError:
+        return _fail("not enough memory (a smaller --hidden or less data may fit)")
+    except BrokenPipeError:
+        # the reader of our output went away (`microtensor predict ... | head`): not an error
+        # worth a line; point stdout at nothing so that the exit flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        if e.filename is None:
+            raise
+        return _fail(f"{e.filename}: {e.strerror or e}")
     except KeyboardInterrupt:
         print("microtensor: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(message: str) -> int:
+    """Print the one error line and give the exit status of a usage error."""
+    print(f"microtensor: error: {one_line(message)}", file=sys.stderr)
+    return 2

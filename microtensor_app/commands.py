@@ -13,8 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .data import UsageError, check_table, load_table, resolve_formula
-from .files import atomic_path, write_text
+from .data import UsageError, check_table, load_table, require, resolve_formula
+from .files import (
+    atomic_path,
+    check_output_file,
+    check_output_folder,
+    staged_folder,
+    write_text,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ train
 def _progress(total: int, desc: str) -> Any:
+    """A tqdm progress bar on stderr."""
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="it", mininterval=0.25, file=sys.stderr,
@@ -62,83 +69,191 @@ def train_network(net: Any, iterations: int, lr: float, tolerance: float, desc: 
     return net
 
 
-def _metrics(net: Any, df: Any) -> dict[str, float]:
-    """Loss per row and accuracy (or R2) of `net` on a DataFrame holding the response."""
+_R2_UNDEFINED = ("undefined: R2 divides by the variance of the target, which is zero in these "
+                 "rows (one row, or all targets equal)")
+
+
+def _metrics(net: Any, df: Any) -> dict[str, Any]:
+    """Loss per row and accuracy (or R2) of `net` on a DataFrame holding the response. A
+    metric that is undefined on these rows is None, with a `notes` entry saying why."""
     from nn.estimator import label_ids
 
     if net.task_ == "classification":
         probs = net.predict_proba(df)
         ids = label_ids(df[net.response_], net.classes_, net.response_)
         p = np.clip(probs[np.arange(len(ids)), ids], 1e-300, 1)
-        return {"loss_per_row": float(-np.log(p).mean()),
-                "accuracy": float(np.mean(np.argmax(probs, axis=1) == ids))}
-    pred = net.predict(df)
-    y = df[net.response_].to_numpy(dtype=float)
-    return {"loss_per_row": float(np.mean((pred - y) ** 2)), "r2": float(net.score(df))}
+        metrics: dict[str, Any] = {"loss_per_row": float(-np.log(p).mean()),
+                                   "accuracy": float(np.mean(np.argmax(probs, axis=1) == ids))}
+    else:
+        pred = net.predict(df)
+        y = df[net.response_].to_numpy(dtype=float)
+        metrics = {"loss_per_row": float(np.mean((pred - y) ** 2)), "r2": float(net.score(df))}
+    notes = {}
+    for name, value in metrics.items():
+        if not np.isfinite(value):
+            metrics[name] = None
+            notes[name] = (_R2_UNDEFINED if name == "r2" else
+                           f"undefined: the value is {value} (the predictions overflow)")
+    if notes:
+        metrics["notes"] = notes
+    return metrics
+
+
+def _network(formula: str, df: Any, label: str, args: argparse.Namespace,
+             hidden: tuple[int, ...], task: str = "auto") -> Any:
+    """A NeuralNetwork set up on `df`; a problem with the data or formula is a UsageError."""
+    import nn
+
+    try:
+        return nn.NeuralNetwork(formula, data=df, hidden=hidden, activation=args.activation,
+                                optimizer=args.optimizer, task=task, random_state=args.seed,
+                                init="xavier")
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{label}: {e}") from None
+
+
+# a network past this many weights would take many GB (and minutes per iteration)
+_MAX_WEIGHTS = 50_000_000
+
+
+def _check_size(probe: Any, hidden: tuple[int, ...]) -> None:
+    """Refuse, before allocating it, a network too large to hold in memory."""
+    n_out = 1 if probe.classes_ is None or len(probe.classes_) <= 2 else len(probe.classes_)
+    sizes = [probe.n_features_in_, *hidden, n_out]
+    count = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > _MAX_WEIGHTS:
+        raise UsageError(
+            f"--hidden {','.join(map(str, hidden))}: the network would have {count:,} weights "
+            f"(layers {sizes}); the limit is {_MAX_WEIGHTS:,}"
+        )
+
+
+def split_rows(df: Any, probe: Any, fraction: float, seed: int,
+               label: str) -> tuple[Any, Any, list[Any]]:
+    """(training rows, validation rows or None, the classes kept out of validation) for
+    --val-split `fraction`; `probe` is a NeuralNetwork set up on all rows (for the task,
+    the response and the classes).
+
+    A classification is split stratified: each class with two rows or more puts
+    round(n * fraction) of them, but at least one and at most n - 1, in validation, so every
+    class is seen in training and tested in validation; a class with a single row stays in
+    training (the caller warns). A regression is split at random.
+    """
+    single: list[Any] = []
+    if not fraction:
+        return df, None, single
+    rng = np.random.default_rng(seed)
+    if probe.task_ == "classification":
+        response = df[probe.response_].astype(object).tolist()
+        val_rows: list[int] = []
+        for cls in probe.classes_.tolist():
+            rows = np.array([i for i, v in enumerate(response) if v == cls])
+            if len(rows) == 1:
+                single.append(cls)
+                continue
+            n_val = min(max(int(round(len(rows) * fraction)), 1), len(rows) - 1)
+            val_rows.extend(rng.permutation(rows)[:n_val].tolist())
+        if not val_rows:
+            raise UsageError(f"--val-split {fraction}: every class of {probe.response_!r} has a "
+                             "single row, so none can be held out for validation")
+        is_val = np.zeros(len(df), dtype=bool)
+        is_val[val_rows] = True
+    else:
+        n_val = int(round(len(df) * fraction))
+        if n_val < 1 or n_val >= len(df):
+            raise UsageError(f"--val-split {fraction} leaves no rows for one side "
+                             f"({len(df)} rows)")
+        is_val = np.zeros(len(df), dtype=bool)
+        is_val[rng.permutation(len(df))[:n_val]] = True
+    return df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True), single
+
+
+def _check_validation(net: Any, val_df: Any, label: str) -> None:
+    """Before training: the validation rows can be scored by a network set up on the
+    training rows (their classes and categorical values were all seen in training)."""
+    try:
+        with np.errstate(all="ignore"):
+            _metrics(net, val_df)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{label}: the validation rows (--val-split) cannot be scored by a "
+                         f"network trained on the other rows: {e}") from None
+
+
+_TRAIN_OUTPUTS = ("model.safetensors", "loss.png", "boundary.png", "report.json")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """`microtensor train`: fit, report, save model + pictures."""
-    import nn
+    """`microtensor train`: fit, report, save model + pictures.
+
+    Everything the user gave is checked before training (arguments, output folder, data,
+    formula, the split); the outputs are written into a temporary folder that replaces the
+    old contents of --out only once all of them are complete.
+    """
+    require("train", "pandas", "matplotlib", "tqdm")
+    import pandas as pd
+
     from nn.estimator_io import save_network
 
     from . import plots
 
-    df, label = load_table(args.data)
-    check_table(df, label)
-    formula = resolve_formula(df, args.formula, args.target, label)
-    train_df, val_df = df, None
-    if args.val_split:
-        rng = np.random.default_rng(args.seed)
-        order = rng.permutation(len(df))
-        n_val = int(round(len(df) * args.val_split))
-        if n_val < 1 or n_val >= len(df):
-            raise UsageError(f"--val-split {args.val_split} leaves no rows for one side "
-                             f"({len(df)} rows)")
-        val_df = df.iloc[order[:n_val]].reset_index(drop=True)
-        train_df = df.iloc[order[n_val:]].reset_index(drop=True)
-    lr = args.lr if args.lr is not None else 1e-2
-    try:
-        net = nn.NeuralNetwork(formula, data=train_df, hidden=args.hidden,
-                               activation=args.activation, optimizer=args.optimizer,
-                               random_state=args.seed, init="xavier")
-    except (ValueError, TypeError) as e:
-        raise UsageError(f"{label}: {e}") from None
-    print(f"training {net!r} on {label}: {formula}  ({len(train_df)} rows"
-          + (f", {len(val_df)} held out" if val_df is not None else "") + ")", file=sys.stderr)
-    try:
-        train_network(net, args.iterations, lr, args.tolerance, "train")
-    except FloatingPointError as e:
-        raise UsageError(str(e)) from None
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"data": label, "formula": formula, "rows": len(train_df),
-                              "iterations": len(net.loss_history_),
-                              "train": _metrics(net, train_df)}
+    check_output_folder(out, "--out")
+    df, label = load_table(args.data)
+    df = check_table(df, label)
+    formula = resolve_formula(df, args.formula, args.target, label)
+    probe = _network(formula, df, label, args, hidden=())  # task, classes, inputs: all rows
+    _check_size(probe, args.hidden)
+    train_df, val_df, single = split_rows(df, probe, args.val_split, args.seed, label)
+    net = _network(formula, train_df, label, args, hidden=args.hidden, task=probe.task_)
     if val_df is not None:
-        report["validation"] = _metrics(net, val_df)
-    model_path = out / "model.safetensors"
-    save_network(net, model_path, extra={"trained_on": label})
-    written = [model_path]
-    written.append(plots.loss_curves(out / "loss.png", {"training loss": net.loss_history_},
-                                     f"{label}: {formula}", ylabel="summed loss",
-                                     logy=min(net.loss_history_) > 0))
-    variables = net.design_.variables
-    if net.task_ == "classification" and len(variables) == 2 and all(
-        np.issubdtype(df[v].dtype, np.number) for v in variables
-    ):
-        def predict(grid: np.ndarray) -> Any:
-            import pandas as pd
+        _check_validation(net, val_df, label)
+    if single:
+        print(f"microtensor: warning: {label}: class(es) {', '.join(map(repr, single))} of "
+              f"{net.response_!r} have a single row; kept for training, not validated",
+              file=sys.stderr)
+    lr = args.lr if args.lr is not None else 1e-2
+    with staged_folder(out, "--out", owned=_TRAIN_OUTPUTS, last="report.json") as stage:
+        print(f"training {net!r} on {label}: {formula}  ({len(train_df)} rows"
+              + (f", {len(val_df)} held out" if val_df is not None else "") + ")",
+              file=sys.stderr)
+        try:
+            train_network(net, args.iterations, lr, args.tolerance, "train")
+        except FloatingPointError as e:
+            raise UsageError(str(e)) from None
+        report: dict[str, Any] = {"data": label, "formula": formula, "rows": len(train_df),
+                                  "iterations": len(net.loss_history_),
+                                  "train": _metrics(net, train_df)}
+        if val_df is not None:
+            report["validation"] = _metrics(net, val_df)
+        try:
+            save_network(net, stage / "model.safetensors", extra={"trained_on": label})
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"cannot save the model: {e}") from None
+        written = [stage / "model.safetensors"]
+        written.append(plots.loss_curves(stage / "loss.png",
+                                         {"training loss": net.loss_history_},
+                                         f"{label}: {formula}", ylabel="summed loss",
+                                         logy=min(net.loss_history_) > 0))
+        variables = list(net.design_.variables)
+        if net.task_ == "classification" and len(variables) == 2 and all(
+            pd.api.types.is_numeric_dtype(df[v]) for v in variables
+        ):
+            def predict(grid: np.ndarray) -> Any:
+                return net.predict(pd.DataFrame(grid, columns=variables))
 
-            return net.predict(pd.DataFrame(grid, columns=variables))
-
-        written.append(plots.decision_boundaries(
-            out / "boundary.png", df[variables].to_numpy(dtype=float), df[net.response_],
-            [(f"hidden {args.hidden or 'none'}", predict)], axis_names=tuple(variables)))
-    written.append(write_text(out / "report.json", json.dumps(report, indent=2) + "\n"))
+            written.append(plots.decision_boundaries(
+                stage / "boundary.png", df[variables].to_numpy(dtype=float), df[net.response_],
+                [(f"hidden {args.hidden or 'none'}", predict)], axis_names=tuple(variables)))
+        written.append(write_text(stage / "report.json", report_json(report)))
     _print_report(report)
-    print("wrote:", *[f"  {p}" for p in written], sep="\n")
+    print("wrote:", *[f"  {out / Path(p).name}" for p in written], sep="\n")
     return 0
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """The report as strict JSON (no NaN or Infinity: a metric that is undefined is null,
+    and the metric's `notes` say why)."""
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -146,42 +261,76 @@ def _print_report(report: dict[str, Any]) -> None:
     for part in ("train", "validation"):
         if part in report:
             m = report[part]
-            score = m.get("accuracy", m.get("r2"))
-            print(f"{part:<12}{m['loss_per_row']:>12.5f}{score:>12.4f}")
+            loss, score = m["loss_per_row"], m.get("accuracy", m.get("r2"))
+            loss_text = "n/a" if loss is None else f"{loss:.5f}"
+            score_text = "n/a" if score is None else f"{score:.4f}"
+            print(f"{part:<12}{loss_text:>12}{score_text:>12}")
+            for name, why in m.get("notes", {}).items():
+                print(f"{'':12}{name}: {why}")
 
 
 # ------------------------------------------------------------------------------ predict / graph
 def _load_model(path: str) -> Any:
+    """A NeuralNetwork from a model file; any problem with the file is a UsageError naming
+    it, and so are weights that are not all finite (a damaged file or a diverged run would
+    give meaningless predictions)."""
     from nn.estimator_io import load_network
 
-    if not Path(path).exists():
+    file = Path(path)
+    if not file.exists():
         raise UsageError(f"{path}: no such model file")
+    if file.is_dir():
+        raise UsageError(f"{path}: is a folder, not a model file")
     try:
-        return load_network(path)
-    except (ValueError, OSError) as e:
-        raise UsageError(str(e).replace("load: ", "")) from None
+        net = load_network(path)
+    except (ValueError, TypeError) as e:
+        message = str(e).replace("load: ", "")
+        raise UsageError(message if path in message else f"{path}: {message}") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read it ({e.strerror or e})") from None
+    for name, param in net.model_.named_parameters():
+        if not np.isfinite(param.data).all():
+            raise UsageError(f"{path}: the model's weights are not all finite (nan or inf in "
+                             f"{name!r}): the file is damaged or its training diverged")
+    return net
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """`microtensor predict`: a CSV of predictions (or probabilities)."""
+    require("predict", "pandas")
     import pandas as pd
 
+    if args.output:
+        check_output_file(args.output, "--output")
     net = _load_model(args.model)
+    if args.proba and net.task_ != "classification":
+        raise UsageError("--proba is for classifiers; this model is a regression")
     df, label = load_table(args.data)
-    check_table(df, label)
+    df = check_table(df, label)
     try:
-        if args.proba:
-            if net.task_ != "classification":
-                raise UsageError("--proba is for classifiers; this model is a regression")
-            values = net.predict_proba(df)
-            result = pd.DataFrame(values, columns=[f"p({c})" for c in net.classes_])
-        else:
-            result = pd.DataFrame({f"predicted {net.response_}": net.predict(df)})
+        with np.errstate(all="ignore"):  # overflow is checked below, row by row
+            if net.task_ == "classification":
+                values = net.predict_proba(df)
+            else:
+                values = net.predict(df)
+            if args.proba:
+                result = pd.DataFrame(values, columns=[f"p({c})" for c in net.classes_])
+            else:
+                result = pd.DataFrame({f"predicted {net.response_}": net.predict(df)})
     except (ValueError, TypeError) as e:
         raise UsageError(f"{label} does not fit the model {args.model}: {e}") from None
+    finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(df), -1)).all(axis=1)
+    if not finite.all():
+        row = int((~finite).nonzero()[0][0])
+        raise UsageError(f"{label}: data row {row + 1} gives a non-finite prediction (its "
+                         "values are far outside what the model was trained on)")
     if args.output:
-        with atomic_path(args.output) as tmp:
-            result.to_csv(tmp, index=False)
+        try:
+            with atomic_path(args.output) as tmp:
+                result.to_csv(tmp, index=False)
+        except OSError as e:
+            raise UsageError(f"--output {args.output}: cannot write it "
+                             f"({e.strerror or e})") from None
         print(f"wrote {len(result)} predictions to {args.output}", file=sys.stderr)
     else:
         buf = io.StringIO()
@@ -206,23 +355,28 @@ def model_loss_graph(net: Any, backward: bool) -> Any:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """`microtensor graph`: the model's forward or backward graph, to SVG/PNG/PDF or DOT."""
-    net = _load_model(args.model)
-    graph = model_loss_graph(net, args.backward)
+    require("graph", "pandas", "graphviz")
     have_dot = shutil.which("dot") is not None
     target = Path(args.out) if args.out else Path(args.model).with_suffix(
         (".backward" if args.backward else "") + (".svg" if have_dot else ".dot"))
+    check_output_file(target, "--out")
     fmt = target.suffix.lstrip(".").lower()
-    if fmt in ("dot", "gv"):
-        write_text(target, graph.source)
-    elif fmt in ("svg", "png", "pdf"):
-        if not have_dot:
-            raise UsageError(f"{target}: rendering {fmt.upper()} needs graphviz's `dot` "
-                             "(apt-get install graphviz, brew install graphviz); or use .dot")
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(graph.pipe(format=fmt))
-    else:
+    if fmt not in ("dot", "gv", "svg", "png", "pdf"):
         raise UsageError(f"{target}: unknown picture format {target.suffix!r} "
                          "(use .svg, .png, .pdf or .dot)")
+    if fmt in ("svg", "png", "pdf") and not have_dot:
+        raise UsageError(f"{target}: rendering {fmt.upper()} needs graphviz's `dot` "
+                         "(apt-get install graphviz, brew install graphviz); or use .dot")
+    net = _load_model(args.model)
+    graph = model_loss_graph(net, args.backward)
+    try:
+        if fmt in ("dot", "gv"):
+            write_text(target, graph.source)
+        else:
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(graph.pipe(format=fmt))
+    except OSError as e:
+        raise UsageError(f"--out {target}: cannot write it ({e.strerror or e})") from None
     if not args.out and not have_dot:
         print("graphviz's `dot` is not installed: wrote DOT text (apt-get install graphviz to "
               "render it)", file=sys.stderr)
@@ -256,6 +410,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`microtensor demo`: see microtensor_app/demo.py."""
+    require("demo", "pandas", "matplotlib", "tqdm", "graphviz")
+    check_output_folder(args.out, "--out")
     from .demo import run_demo
 
     return run_demo(Path(args.out), quick=args.quick)

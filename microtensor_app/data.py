@@ -6,14 +6,48 @@ or the value; the command turns it into `microtensor: error: ...` and exit statu
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 BUILT_IN = ("xor", "hotdogs", "iris")
+
+# the optional packages the command uses, all in the "app" extra (which includes "nn" and "viz")
+OPTIONAL = ("pandas", "formulaic", "safetensors", "matplotlib", "tqdm", "graphviz")
+INSTALL_HINT = 'pip install "microtensor[app]"'
 
 
 class UsageError(Exception):
     """A mistake in what the user asked for or gave us (exit status 2, one line, no traceback)."""
+
+
+def require(command: str, *modules: str) -> None:
+    """Import the optional `modules` that `command` needs, before it does any work; a missing
+    one is a UsageError naming it and the extra to install."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UsageError(missing_dependency(e, command)
+                             or f"`microtensor {command}` cannot import {name} ({e})") from None
+
+
+def missing_dependency(error: BaseException, command: str) -> str | None:
+    """The one-line message for an ImportError (or one it caused) of an optional package,
+    or None when the missing module is not one of ours to name (a bug, not an install)."""
+    seen: BaseException | None = error
+    for _ in range(10):  # follow `raise ... from` chains, which a library may add
+        if seen is None:
+            break
+        name = getattr(seen, "name", None)
+        if isinstance(seen, ImportError) and name and name.split(".")[0] in OPTIONAL:
+            who = f"microtensor {command}".strip()
+            return f"`{who}` needs {name.split('.')[0]}, which is not installed: {INSTALL_HINT}"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def load_table(source: str) -> tuple[Any, str]:
@@ -39,10 +73,19 @@ def load_table(source: str) -> tuple[Any, str]:
     if path.is_dir():
         raise UsageError(f"{source}: is a folder, not a CSV file")
     try:
-        df = pd.read_csv(path)
+        with warnings.catch_warnings():  # pandas' parser warnings would add lines to stderr
+            warnings.simplefilter("ignore")
+            df = pd.read_csv(path)
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str,
+                                 keep_default_na=False).iloc[0].tolist()
     except pd.errors.EmptyDataError:
         raise UsageError(f"{source}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"{source}: is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+            "save it as a UTF-8 CSV"
+        ) from None
+    except (pd.errors.ParserError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"{source}: cannot read it as CSV ({first})") from None
     except OSError as e:
@@ -54,23 +97,44 @@ def load_table(source: str) -> tuple[Any, str]:
             f"{source}: has {df.shape[1]} column; need at least one predictor and a target "
             "(is the separator a comma?)"
         )
+    repeated = sorted({str(c) for c in header if header.count(c) > 1})
+    if repeated:
+        raise UsageError(
+            f"{source}: the header names column(s) {', '.join(map(repr, repeated))} more than once"
+        )
     unnamed = [c for c in df.columns if str(c).startswith("Unnamed:")]
     if unnamed:
         raise UsageError(f"{source}: a column has no name in the header (column {unnamed[0]})")
     return df, path.name
 
 
-def check_table(df: Any, label: str) -> None:
-    """Reject what a formula would silently misread: missing values, and text in a column
-    that is otherwise numeric (a typo, not a category)."""
+def check_table(df: Any, label: str) -> Any:
+    """Reject what a formula would silently misread: missing values, infinite numbers, and
+    text in a column that is otherwise numeric (a typo, not a category). Returns the table
+    with any column of whole numbers too long for int64 (which pandas keeps as Python ints)
+    made float64."""
     import pandas as pd
 
+    df = df.copy()
     for col in df.columns:
         series = df[col]
         if series.isna().any():
             row = int(series.isna().to_numpy().nonzero()[0][0])
             raise UsageError(f"{label}: column {col!r} has a missing value in data row {row + 1}")
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        if series.dtype == object and all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in series
+        ):
+            series = df[col] = _as_float(series, col, label)
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series):
+            finite = np.isfinite(series.to_numpy(dtype=np.float64))
+            if not finite.all():
+                row = int((~finite).nonzero()[0][0])
+                raise UsageError(
+                    f"{label}: column {col!r} holds {series.iloc[row]} in data row {row + 1} "
+                    "(a number too large for float64, or a literal inf)"
+                )
             continue
         numeric = pd.to_numeric(series, errors="coerce")
         if numeric.notna().any() and numeric.isna().any():
@@ -79,6 +143,23 @@ def check_table(df: Any, label: str) -> None:
                 f"{label}: column {col!r} is numeric except data row {bad + 1}, which holds "
                 f"{series.iloc[bad]!r}"
             )
+    return df
+
+
+def _as_float(series: Any, col: Any, label: str) -> Any:
+    """A column of Python numbers as float64; one beyond float64's range is a UsageError."""
+    import pandas as pd
+
+    values = np.empty(len(series))
+    for i, v in enumerate(series.tolist()):
+        try:
+            values[i] = float(v)
+        except OverflowError:
+            raise UsageError(
+                f"{label}: column {col!r} holds {str(v)[:30]}... in data row {i + 1}, a number "
+                "too large for float64"
+            ) from None
+    return pd.Series(values, index=series.index, name=series.name)
 
 
 def resolve_formula(df: Any, formula: str | None, target: str | None, label: str) -> str:
