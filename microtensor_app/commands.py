@@ -306,7 +306,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.proba and net.task_ != "classification":
         raise UsageError("--proba is for classifiers; this model is a regression")
     df, label = load_table(args.data)
-    df = check_table(df, label)
+    # only the model's inputs need to be clean: a blank response column is the usual case
+    used = [v for v in net.design_.variables if v in df.columns]
+    df = check_table(df[used] if used else df, label)
     try:
         with np.errstate(all="ignore"):  # overflow is checked below, row by row
             if net.task_ == "classification":

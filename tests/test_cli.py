@@ -182,8 +182,10 @@ def test_cli_error_columns_do_not_match_model(trained: Path, tmp_path: Path) -> 
 def test_cli_error_bad_arguments_exit_2() -> None:
     result = run("train", "xor", "--iterations", "-3")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert_user_error(result, "--iterations")
     result = run("train", "xor", "--hidden", "a,b")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert_user_error(result, "--hidden")
 
 
 # ------------------------------------------------------------------------------ demo

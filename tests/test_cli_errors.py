@@ -404,3 +404,19 @@ def test_cli_predict_columns_that_do_not_fit_are_one_line(capsys, tmp_path: Path
     status, printed, err = main(capsys, "predict", model, other)
     assert_one_line_error(status, err, "other.csv")
     assert printed == ""
+
+
+def test_cli_predict_ignores_blank_columns_the_model_does_not_use(capsys, tmp_path: Path,
+                                                                   model_and_data) -> None:
+    model, csv = model_and_data
+    new = pd.read_csv(csv)
+    new["y"] = np.nan  # rows to predict: the response is not known yet
+    new["comment"] = ["note"] + [None] * (len(new) - 1)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    status, printed, err = main(capsys, "predict", model, tmp_path / "new.csv")
+    assert status == 0, err
+    assert len(printed.splitlines()) == len(new) + 1
+    new.loc[2, "a"] = np.nan
+    new.to_csv(tmp_path / "new.csv", index=False)
+    status, printed, err = main(capsys, "predict", model, tmp_path / "new.csv")
+    assert_one_line_error(status, err, "'a'", "row 3")
