@@ -316,6 +316,11 @@ class Module:
         them all. Not strict: missing and unexpected keys are skipped (and returned), values
         are cast to the parameter's dtype, but a wrong shape is still an error.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a dict of parameter name -> array (what "
+                f"state_dict() or nn.load() return), got {type(state_dict).__name__}"
+            )
         params = dict(self.named_parameters())
         values = {}
         problems = []

@@ -640,3 +640,190 @@ def test_save_into_read_only_folder_names_the_target(tmp_path):
         assert ".tmp" not in str(e.value)
     finally:
         folder.chmod(0o700)
+
+
+# ---------------------------------------------------------------------- modules, optimizers
+def _state_of(opt: Any) -> str:
+    """Everything an optimizer holds, as text (to check that a failure changed nothing)."""
+    sd = opt.state_dict()
+    return repr((sd["param_groups"], {i: {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                          for k, v in st.items()}
+                                      for i, st in sd["state"].items()}))
+
+
+@pytest.mark.parametrize("bad", [[("0.weight", np.ones((3, 4)))], None, "0.weight", 3,
+                                 np.ones(3)])
+def test_module_load_state_dict_of_a_non_dict_is_type_error(bad):
+    model = nn.Sequential(nn.Linear(3, 4))
+    before = model.state_dict()
+    with pytest.raises(TypeError, match="expected a dict.*got"):
+        model.load_state_dict(bad)
+    for key, arr in model.state_dict().items():
+        np.testing.assert_array_equal(arr, before[key])
+
+
+def _trained_adam(amsgrad: bool = False) -> tuple[Any, Any]:
+    p = nn.Parameter(np.arange(6.0).reshape(2, 3))
+    opt = nn.optim.Adam([p], lr=0.1, amsgrad=amsgrad)
+    p.grad = mt.ones(2, 3)
+    opt.step()
+    return p, opt
+
+
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    ({}, ValueError, "'state' or 'param_groups'"),
+    ({"state": {}}, ValueError, "'param_groups'"),
+    (None, TypeError, "expected the dict"),
+    ({"state": [], "param_groups": [{"params": [0]}]}, ValueError, "'state' must be a dict"),
+    ({"state": {}, "param_groups": [3]}, ValueError, "list of dicts"),
+    ({"state": {}, "param_groups": [{"params": [0], "lr": "0.1"}]}, TypeError, "lr"),
+    ({"state": {}, "param_groups": [{"params": [0], "lr": -1.0}]}, ValueError, "lr"),
+    ({"state": {}, "param_groups": [{"params": [0], "betas": (0.9, 1.5)}]}, ValueError,
+     "betas"),
+    ({"state": {5: {}}, "param_groups": [{"params": [0]}]}, ValueError, "5"),
+    ({"state": {"x": {}}, "param_groups": [{"params": [0]}]}, ValueError, "'x'"),
+    ({"state": {0: 3}, "param_groups": [{"params": [0]}]}, ValueError, "must be a dict"),
+    ({"state": {0: {"step": 1, "exp_avg": np.zeros((3, 2)), "exp_avg_sq": np.zeros((2, 3))}},
+      "param_groups": [{"params": [0]}]}, ValueError, r"exp_avg.*\(3, 2\).*\(2, 3\)"),
+    ({"state": {0: {"step": 1, "exp_avg": np.zeros((2, 3))}}, "param_groups": [{"params": [0]}]},
+     ValueError, "exp_avg_sq"),
+    ({"state": {0: {"step": -1, "exp_avg": np.zeros((2, 3)), "exp_avg_sq": np.zeros((2, 3))}},
+      "param_groups": [{"params": [0]}]}, ValueError, "step"),
+    ({"state": {0: {"step": 1, "exp_avg": [0.0] * 6, "exp_avg_sq": np.zeros((2, 3))}},
+      "param_groups": [{"params": [0]}]}, ValueError, "exp_avg"),
+])
+def test_optimizer_load_bad_state_dict_is_clear_error_and_changes_nothing(bad, error, message):
+    p, opt = _trained_adam()
+    before = _state_of(opt)
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(bad)
+    assert _state_of(opt) == before
+    p.grad = mt.ones(2, 3)
+    opt.step()  # still usable
+
+
+def test_optimizer_state_shape_error_names_the_parameter_and_both_shapes():
+    model = nn.Sequential(nn.Linear(3, 2))
+    opt = nn.optim.Adam(model.parameters(), lr=0.01)
+    model(mt.ones(1, 3)).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["exp_avg"] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"0\.weight.*\(2, 3\).*\(3, 2\)"):
+        opt.load_state_dict(sd)
+    sgd = nn.optim.SGD([nn.Parameter(np.ones(4))], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        sgd.load_state_dict({"state": {0: {"momentum_buffer": np.ones(5)}},
+                             "param_groups": [{"params": [0]}]})
+
+
+def test_optimizer_state_dict_round_trip_through_text_keys():
+    p, opt = _trained_adam(amsgrad=True)
+    sd = opt.state_dict()
+    sd["state"] = {str(k): v for k, v in sd["state"].items()}  # as after a JSON round trip
+    q = nn.Parameter(p.data.astype(np.float32))
+    other = nn.optim.Adam([q], lr=0.5, amsgrad=True)
+    other.load_state_dict(sd)
+    assert other.state[q]["exp_avg"].dtype == np.float32 and other.state[q]["step"] == 1
+    q.grad = mt.ones(2, 3, dtype=np.float32)
+    other.step()
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda p: nn.optim.SGD(p, lr="0.1"), TypeError, "lr"),
+    (lambda p: nn.optim.SGD(p, lr=None), TypeError, "lr"),
+    (lambda p: nn.optim.SGD(p, lr=-0.1), ValueError, "lr"),
+    (lambda p: nn.optim.SGD(p, lr=float("nan")), ValueError, "lr"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, momentum=-0.5), ValueError, "momentum"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, momentum="x"), TypeError, "momentum"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, nesterov=True), ValueError, "nesterov"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, momentum=0.9, nesterov="yes"), TypeError, "nesterov"),
+    (lambda p: nn.optim.SGD(p, lr=0.1, dampening=float("inf")), ValueError, "dampening"),
+    (lambda p: nn.optim.SGD([{"params": p, "lr": "1"}], lr=0.1), TypeError, "lr"),
+    (lambda p: nn.optim.Adam(p, lr="0.1"), TypeError, "lr"),
+    (lambda p: nn.optim.Adam(p, betas=(0.9, 1.0)), ValueError, "betas"),
+    (lambda p: nn.optim.Adam(p, betas=(-0.1, 0.9)), ValueError, "betas"),
+    (lambda p: nn.optim.Adam(p, betas=0.9), TypeError, "betas"),
+    (lambda p: nn.optim.Adam(p, betas=("a", 0.9)), TypeError, "beta1"),
+    (lambda p: nn.optim.Adam(p, betas=(0.9, 0.99, 0.5)), TypeError, "betas"),
+    (lambda p: nn.optim.Adam(p, eps=-1e-8), ValueError, "eps"),
+    (lambda p: nn.optim.Adam(p, weight_decay=-0.1), ValueError, "weight_decay"),
+    (lambda p: nn.optim.Adam(p, amsgrad="no"), TypeError, "amsgrad"),
+    (lambda p: nn.optim.AdamW(p, lr=-1), ValueError, "lr"),
+    (lambda p: nn.optim.AdamW(p, weight_decay=None), TypeError, "weight_decay"),
+])
+def test_optimizer_bad_hyperparameter_is_clear_error(make, error, message):
+    p = nn.Parameter(np.ones(2))
+    with pytest.raises(error, match=message):
+        make([p])
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda o: nn.optim.StepLR(o, step_size=0), ValueError, "step_size"),
+    (lambda o: nn.optim.StepLR(o, step_size="2"), TypeError, "step_size"),
+    (lambda o: nn.optim.StepLR(o, step_size=1.5), TypeError, "step_size"),
+    (lambda o: nn.optim.StepLR(o, step_size=2, gamma=-0.5), ValueError, "gamma"),
+    (lambda o: nn.optim.StepLR(o, step_size=2, gamma="0.5"), TypeError, "gamma"),
+    (lambda o: nn.optim.ExponentialLR(o, gamma=float("nan")), ValueError, "gamma"),
+    (lambda o: nn.optim.ExponentialLR(o, gamma=None), TypeError, "gamma"),
+    (lambda o: nn.optim.CosineAnnealingLR(o, T_max=0), ValueError, "T_max"),
+    (lambda o: nn.optim.CosineAnnealingLR(o, T_max=10, eta_min=-1), ValueError, "eta_min"),
+    (lambda o: nn.optim.LambdaLR(o, lr_lambda=0.5), TypeError, "lr_lambda"),
+    (lambda o: nn.optim.LambdaLR(o, lr_lambda=lambda e: -1.0), ValueError, "learning rate"),
+    (lambda o: nn.optim.LambdaLR(o, lr_lambda=lambda e: "x"), TypeError, "learning rate"),
+    (lambda o: nn.optim.StepLR(o, step_size=2, last_epoch=-2), ValueError, "last_epoch"),
+    (lambda o: nn.optim.StepLR(nn.Linear(2, 2), step_size=2), TypeError, "Optimizer"),
+])
+def test_scheduler_bad_argument_is_clear_error_and_changes_nothing(make, error, message):
+    opt = nn.optim.SGD([nn.Parameter(np.ones(2))], lr=0.1)
+    before = _state_of(opt)
+    with pytest.raises(error, match=message):
+        make(opt)
+    assert _state_of(opt) == before
+
+
+def test_scheduler_step_that_fails_changes_nothing():
+    opt = nn.optim.SGD([nn.Parameter(np.ones(2))], lr=0.1)
+    sched = nn.optim.LambdaLR(opt, lambda e: 1.0 if e < 2 else -1.0)
+    sched.step()
+    with pytest.raises(ValueError, match="epoch 2"):
+        sched.step()
+    assert sched.last_epoch == 1 and opt.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"max_norm": 1.0, "norm_type": 0}, ValueError, "norm_type 0"),
+    ({"max_norm": 1.0, "norm_type": 0.0}, ValueError, "norm_type 0"),
+    ({"max_norm": 1.0, "norm_type": -1.0}, ValueError, "norm_type"),
+    ({"max_norm": 1.0, "norm_type": float("nan")}, ValueError, "norm_type"),
+    ({"max_norm": 1.0, "norm_type": "2"}, TypeError, "norm_type"),
+    ({"max_norm": -1.0}, ValueError, "max_norm"),
+    ({"max_norm": None}, TypeError, "max_norm"),
+])
+def test_clip_grad_norm_bad_arguments_are_clear_errors(kwargs, error, message):
+    p = nn.Parameter(np.ones(3))
+    p.grad = mt.Tensor(np.array([3.0, -4.0, 0.0]))
+    with pytest.raises(error, match=message):
+        nn.utils.clip_grad_norm_([p], **kwargs)
+    np.testing.assert_array_equal(p.grad.data, [3.0, -4.0, 0.0])
+    with pytest.raises(ValueError, match="clip_value"):
+        nn.utils.clip_grad_value_([p], -1.0)
+
+
+@needs_torch
+@pytest.mark.parametrize("norm_type", [0.5, 1, 2, 3.5, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 2.0, 100.0, float("inf")])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(3, 4)), np.array([0.0, 1.5, 0.0]), rng.normal(size=())]
+    ours = [nn.Parameter(np.zeros(g.shape)) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad = mt.Tensor(g.copy())
+        t.grad = torch.tensor(g.copy())
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    t_total = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    np.testing.assert_allclose(total, t_total.item(), rtol=1e-12)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from microtensor import Tensor
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_flag, check_number
 
 
 class Adam(Optimizer):
@@ -27,16 +28,40 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any] | Tensor, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    _state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
-        b1, b2 = group["betas"]
+        where = type(self).__name__
+        betas = group["betas"]
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, b in enumerate(betas, start=1):
+            check_number(where, f"betas[{k - 1}]", b, what=f"beta{k}")
+        b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {(b1, b2)}")
-        if not group["eps"] >= 0:
-            raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']}")
+            raise ValueError(f"{where}: betas must be in [0, 1), got {(b1, b2)}")
+        group["betas"] = (b1, b2)
+        check_number(where, "eps", group["eps"])
+        check_flag(where, "amsgrad", group["amsgrad"])
+
+    def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"]
+                                                    else ())
+
+    def _checked_state(self, p: Tensor, index: int, state: dict[str, Any],
+                       group: dict[str, Any], where: str) -> dict[str, Any]:
+        out = super()._checked_state(p, index, state, group, where)
+        step = out.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"{where}: state 'step' of parameter {index} must be a whole "
+                             f"number >= 0, got {step!r}")
+        if "step" in out:
+            out["step"] = int(step)
+        return out
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

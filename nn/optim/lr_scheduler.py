@@ -7,9 +7,20 @@ Each schedule sets `group["lr"]` of its optimizer from a closed form in the epoc
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
+from typing import Any
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_number
+
+
+def _check_count(where: str, name: str, value: Any, minimum: int) -> None:
+    """Refuse an epoch count that is not a whole number >= minimum, naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be a whole number, got {value!r} of type "
+                        f"{type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
 
 
 class LRScheduler:
@@ -20,13 +31,15 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got "
                             f"{type(optimizer).__name__}")
+        _check_count(type(self).__name__, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = [group.get("initial_lr", group["lr"]) for group in
+                         optimizer.param_groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
-        self.step()
+        self.step()  # first, so that a schedule that fails leaves the optimizer untouched
+        for group, base in zip(optimizer.param_groups, self.base_lrs):
+            group.setdefault("initial_lr", base)
 
     def get_lr(self) -> list[float]:
         """The learning rate of each group at epoch `self.last_epoch`."""
@@ -34,8 +47,17 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch and set the groups' learning rates."""
-        self.last_epoch += 1
-        self._last_lr = [float(lr) for lr in self.get_lr()]
+        epoch = self.last_epoch + 1
+        self.last_epoch = epoch
+        try:
+            lrs = self.get_lr()
+            for lr in lrs:  # checked before any group changes: a bad lr changes nothing
+                check_number(type(self).__name__, "lr", lr,
+                             what=f"learning rate at epoch {epoch}")
+        except BaseException:
+            self.last_epoch = epoch - 1
+            raise
+        self._last_lr = [float(lr) for lr in lrs]
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
@@ -49,8 +71,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size}")
+        _check_count("StepLR", "step_size", step_size, 1)
+        check_number("StepLR", "gamma", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -62,6 +84,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        check_number("ExponentialLR", "gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -75,8 +98,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max}")
+        _check_count("CosineAnnealingLR", "T_max", T_max, 1)
+        check_number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -90,8 +113,14 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float],
                  last_epoch: int = -1) -> None:
+        if not callable(lr_lambda):
+            raise TypeError(f"LambdaLR: lr_lambda must be a function of the epoch, got "
+                            f"{type(lr_lambda).__name__}")
         self.lr_lambda = lr_lambda
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [b * self.lr_lambda(self.last_epoch) for b in self.base_lrs]
+        factor = self.lr_lambda(self.last_epoch)
+        check_number("LambdaLR", "lr_lambda", factor,
+                     what=f"learning rate factor at epoch {self.last_epoch}")
+        return [b * factor for b in self.base_lrs]

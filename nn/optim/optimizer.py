@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,13 +59,12 @@ class Optimizer:
         self.param_groups.append(full)
 
     def _check(self, group: dict[str, Any]) -> None:
-        """Validate a group's hyperparameters (subclasses extend it)."""
-        if not group["lr"] >= 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
-        if not group.get("weight_decay", 0.0) >= 0:
-            raise ValueError(
-                f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}"
-            )
+        """Validate a group's hyperparameters (subclasses extend it): each is a real number
+        (a string or None is a TypeError naming it), finite and in range (else a ValueError)."""
+        where = type(self).__name__
+        check_number(where, "lr", group["lr"], what="learning rate")
+        if "weight_decay" in group:
+            check_number(where, "weight_decay", group["weight_decay"])
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter (`.grad = None`, or zeros in place)."""
@@ -111,23 +112,87 @@ class Optimizer:
             start += n
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what `state_dict()` returned (same parameters in the same groups)."""
-        groups = state_dict["param_groups"]
+    # the state entries a parameter's state must have once it has any (arrays of the
+    # parameter's shape), and the optional ones; subclasses name theirs
+    _state_arrays: tuple[str, ...] = ()
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what `state_dict()` returned (same parameters in the same groups).
+
+        Everything is checked before anything changes, so a failure leaves the optimizer as
+        it was: the dict's structure, the group sizes, each hyperparameter (as the
+        constructor checks it), and each state array's shape against its parameter's (a
+        ValueError names the parameter and both shapes). Arrays are copied and cast to their
+        parameter's dtype."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{where}: expected the dict that state_dict() returns, got "
+                            f"{type(state_dict).__name__}")
+        missing = [k for k in ("state", "param_groups") if k not in state_dict]
+        if missing:
+            raise ValueError(f"{where}: the dict has no {' or '.join(map(repr, missing))} "
+                             "entry (expected what state_dict() returns: {'state': {...}, "
+                             "'param_groups': [...]})")
+        groups, states = state_dict["param_groups"], state_dict["state"]
+        if not (isinstance(groups, (list, tuple)) and all(
+                isinstance(g, Mapping) and isinstance(g.get("params"), (list, tuple))
+                for g in groups)):
+            raise ValueError(f"{where}: 'param_groups' must be a list of dicts, each with a "
+                             "'params' list")
+        if not isinstance(states, Mapping):
+            raise ValueError(f"{where}: 'state' must be a dict of parameter index -> dict, "
+                             f"got {type(states).__name__}")
         sizes = [len(g["params"]) for g in self.param_groups]
         if [len(g["params"]) for g in groups] != sizes:
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: groups of sizes "
+                f"{where}: groups of sizes "
                 f"{[len(g['params']) for g in groups]} do not match this optimizer's {sizes}"
             )
-        params = [p for g in self.param_groups for p in g["params"]]
+        new_groups = []
         for g, saved in zip(self.param_groups, groups):
-            g.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {
-            params[int(i)]: {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                             for k, v in st.items()}
-            for i, st in state_dict["state"].items()
-        }
+            merged = {**g, **{k: v for k, v in saved.items() if k != "params"},
+                      "params": g["params"]}
+            self._check(merged)
+            new_groups.append(merged)
+        params = [p for g in self.param_groups for p in g["params"]]
+        group_of = [g for g in new_groups for _ in g["params"]]
+        new_state = {}
+        for i, st in states.items():
+            index = _index(i, len(params), where)
+            if not isinstance(st, Mapping):
+                raise ValueError(f"{where}: the state of parameter {index} must be a dict, got "
+                                 f"{type(st).__name__}")
+            p = params[index]
+            new_state[p] = self._checked_state(p, index, dict(st), group_of[index], where)
+        for g, merged in zip(self.param_groups, new_groups):
+            g.update(merged)
+        self.state = new_state
+
+    def _checked_state(self, p: Tensor, index: int, state: dict[str, Any],
+                       group: dict[str, Any], where: str) -> dict[str, Any]:
+        """A copy of one parameter's saved state, its arrays checked against the parameter."""
+        label = f"parameter {index}" + (f" ({p.name})" if p.name else "")
+        if state:
+            absent = [k for k in self._required_state(group) if k not in state]
+            if absent:
+                raise ValueError(f"{where}: the state of {label} lacks {absent}")
+        out = {}
+        for key, saved in state.items():
+            value = saved.data if isinstance(saved, Tensor) else saved
+            if key in self._state_arrays or isinstance(value, np.ndarray):
+                if not (isinstance(value, np.ndarray) and value.dtype.kind in "fiu"):
+                    raise ValueError(f"{where}: state {key!r} of {label} must be an array of "
+                                     f"shape {p.shape}, got {type(value).__name__}")
+                if value.shape != p.shape:
+                    raise ValueError(f"{where}: state {key!r} of {label} has shape "
+                                     f"{value.shape}, but the parameter has shape {p.shape}")
+                value = value.astype(p.dtype, copy=True)
+            out[key] = value
+        return out
+
+    def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The state entries a parameter's non-empty state must have (subclasses say)."""
+        return ()
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
@@ -139,3 +204,41 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in group.items() if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def check_number(where: str, name: str, value: Any, minimum: float | None = 0.0,
+                 what: str | None = None) -> None:
+    """Refuse a hyperparameter that is not a finite real number >= `minimum` (no bound when
+    None): a TypeError for a non-number (a string, None, a bool), a ValueError otherwise,
+    each naming it."""
+    label = what or name
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {label} ({name}) must be a real number, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{where}: invalid {label} ({name}) {value!r}: it must be a finite "
+                         f"number{bound}")
+
+
+def check_flag(where: str, name: str, value: Any) -> None:
+    """Refuse a switch that is not a bool (a TypeError naming it)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+
+
+def _index(key: Any, count: int, where: str) -> int:
+    """A parameter index from a state dict's key (an int, or its text after a round trip
+    through JSON), checked against the number of parameters."""
+    if isinstance(key, (bool, np.bool_)):
+        index = None
+    elif isinstance(key, numbers.Integral):
+        index = int(key)
+    elif isinstance(key, str) and key.strip().lstrip("-").isdigit():
+        index = int(key)
+    else:
+        index = None
+    if index is None or not 0 <= index < count:
+        raise ValueError(f"{where}: the state key {key!r} is not a parameter index "
+                         f"(0..{count - 1})")
+    return index

@@ -9,7 +9,7 @@ import numpy as np
 
 from microtensor import Tensor
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_flag, check_number
 
 
 class SGD(Optimizer):
@@ -31,10 +31,13 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
+    _state_arrays = ("momentum_buffer",)
+
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
-        if not group["momentum"] >= 0:
-            raise ValueError(f"SGD: invalid momentum {group['momentum']}")
+        check_number("SGD", "momentum", group["momentum"])
+        check_number("SGD", "dampening", group["dampening"], minimum=None)
+        check_flag("SGD", "nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
 
