@@ -179,6 +179,27 @@ def _check_validation(net: Any, val_df: Any, label: str) -> None:
                          f"network trained on the other rows: {e}") from None
 
 
+def _check_start(net: Any, df: Any, label: str) -> None:
+    """Before training: the loss at the starting weights is a finite number. Values so large
+    that it is not (a squared target past 1e154 overflows) would only surface as a
+    divergence after the first step, blamed on the learning rate."""
+    import pandas as pd
+
+    with np.errstate(all="ignore"):
+        loss = net.compute_loss()
+    if np.isfinite(loss):
+        return
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
+               and not pd.api.types.is_bool_dtype(df[c])]
+    where = ""
+    if numeric:
+        values = df[numeric].to_numpy(dtype=np.float64)
+        row, col = np.unravel_index(np.argmax(np.abs(values)), values.shape)
+        where = f" (column {numeric[col]!r} holds {values[row, col]:.3g} in data row {row + 1})"
+    raise UsageError(f"{label}: the loss is {loss} at the starting weights, before any "
+                     f"training: the numbers in the data are too large{where}; rescale them")
+
+
 _TRAIN_OUTPUTS = ("model.safetensors", "loss.png", "boundary.png", "report.json")
 
 
@@ -207,6 +228,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     net = _network(formula, train_df, label, args, hidden=args.hidden, task=probe.task_)
     if val_df is not None:
         _check_validation(net, val_df, label)
+    _check_start(net, train_df, label)
     if single:
         print(f"microtensor: warning: {label}: class(es) {', '.join(map(repr, single))} of "
               f"{net.response_!r} have a single row; kept for training, not validated",

@@ -420,3 +420,12 @@ def test_cli_predict_ignores_blank_columns_the_model_does_not_use(capsys, tmp_pa
     new.to_csv(tmp_path / "new.csv", index=False)
     status, printed, err = main(capsys, "predict", model, tmp_path / "new.csv")
     assert_one_line_error(status, err, "'a'", "row 3")
+
+
+def test_cli_target_too_large_for_the_loss_fails_before_training(capsys,
+                                                                  tmp_path: Path) -> None:
+    # before: a divergence after the first step, blamed on the learning rate
+    csv = write_csv(tmp_path / "d.csv", {"a": [1.0, 2, 3, 4], "y": [0.5, 1e300, 0.2, 1.5]})
+    status, _, err = main(capsys, "train", csv, *FAST, "--out", tmp_path / "o")
+    assert_one_line_error(status, err, "d.csv", "'y'", "1e+300", "rescale")
+    assert not (tmp_path / "o").exists()
