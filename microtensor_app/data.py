@@ -1,4 +1,6 @@
-"""Reading the data a user names on the command line, with errors a person can act on.
+"""Reading the data a user names on the command line, and checking it against what the
+command will do with it (the split, the network's size, its starting loss), with errors a
+person can act on.
 
 Every problem becomes a `UsageError` whose message is one line naming the file, the column
 or the value; the command turns it into `microtensor: error: ...` and exit status 2.
@@ -181,3 +183,82 @@ def resolve_formula(df: Any, formula: str | None, target: str | None, label: str
 def _quote(name: str) -> str:
     """Quote a column name for a formula when it is not a plain identifier."""
     return name if str(name).isidentifier() else f"`{name}`"
+
+
+# a network past this many weights would take many GB (and minutes per iteration)
+_MAX_WEIGHTS = 50_000_000
+
+
+def check_size(probe: Any, hidden: tuple[int, ...]) -> None:
+    """Refuse, before allocating it, a network too large to hold in memory."""
+    n_out = 1 if probe.classes_ is None or len(probe.classes_) <= 2 else len(probe.classes_)
+    sizes = [probe.n_features_in_, *hidden, n_out]
+    count = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > _MAX_WEIGHTS:
+        raise UsageError(
+            f"--hidden {','.join(map(str, hidden))}: the network would have {count:,} weights "
+            f"(layers {sizes}); the limit is {_MAX_WEIGHTS:,}"
+        )
+
+
+def split_rows(df: Any, probe: Any, fraction: float, seed: int,
+               label: str) -> tuple[Any, Any, list[Any]]:
+    """(training rows, validation rows or None, the classes kept out of validation) for
+    --val-split `fraction`; `probe` is a NeuralNetwork set up on all rows (for the task,
+    the response and the classes).
+
+    A classification is split stratified: each class with two rows or more puts
+    round(n * fraction) of them, but at least one and at most n - 1, in validation, so every
+    class is seen in training and tested in validation; a class with a single row stays in
+    training (the caller warns). A regression is split at random.
+    """
+    single: list[Any] = []
+    if not fraction:
+        return df, None, single
+    rng = np.random.default_rng(seed)
+    if probe.task_ == "classification":
+        groups: dict[Any, list[int]] = {}
+        for i, value in enumerate(df[probe.response_].tolist()):
+            groups.setdefault(value, []).append(i)
+        val_rows: list[int] = []
+        for cls in probe.classes_.tolist():
+            rows = np.array(groups.get(cls, []), dtype=np.intp)
+            if len(rows) == 1:
+                single.append(cls)
+                continue
+            n_val = min(max(int(round(len(rows) * fraction)), 1), len(rows) - 1)
+            val_rows.extend(rng.permutation(rows)[:n_val].tolist())
+        if not val_rows:
+            raise UsageError(f"--val-split {fraction}: every class of {probe.response_!r} has a "
+                             "single row, so none can be held out for validation")
+        is_val = np.zeros(len(df), dtype=bool)
+        is_val[val_rows] = True
+    else:
+        n_val = int(round(len(df) * fraction))
+        if n_val < 1 or n_val >= len(df):
+            raise UsageError(f"--val-split {fraction} leaves no rows for one side "
+                             f"({len(df)} rows)")
+        is_val = np.zeros(len(df), dtype=bool)
+        is_val[rng.permutation(len(df))[:n_val]] = True
+    return df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True), single
+
+
+def check_start(net: Any, df: Any, label: str) -> None:
+    """Before training: the loss at the starting weights is a finite number. Values so large
+    that it is not (a squared target past 1e154 overflows) would only surface as a
+    divergence after the first step, blamed on the learning rate."""
+    import pandas as pd
+
+    with np.errstate(all="ignore"):
+        loss = net.compute_loss()
+    if np.isfinite(loss):
+        return
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
+               and not pd.api.types.is_bool_dtype(df[c])]
+    where = ""
+    if numeric:
+        values = df[numeric].to_numpy(dtype=np.float64)
+        row, col = np.unravel_index(np.argmax(np.abs(values)), values.shape)
+        where = f" (column {numeric[col]!r} holds {values[row, col]:.3g} in data row {row + 1})"
+    raise UsageError(f"{label}: the loss is {loss} at the starting weights, before any "
+                     f"training: the numbers in the data are too large{where}; rescale them")

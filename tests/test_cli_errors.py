@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from microtensor_app import cli, commands
+from microtensor_app import cli, commands, data
 
 ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
 FAST = ("--iterations", "5")
@@ -127,7 +127,7 @@ def test_split_rows_keeps_every_class_on_both_sides() -> None:
     probe = nn.NeuralNetwork("y ~ .", data=df, hidden=())
     for seed in range(20):
         for fraction in (0.01, 0.2, 0.5, 0.9):
-            train, val, _ = commands.split_rows(df, probe, fraction, seed, "d")
+            train, val, _ = data.split_rows(df, probe, fraction, seed, "d")
             assert len(train) + len(val) == len(df)
             assert set(train["y"]) == set(val["y"]) == set(y)
 
