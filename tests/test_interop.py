@@ -44,6 +44,25 @@ INTEROP = [
     ("np.negative", np.negative, np.negative, lambda x: -np.ones_like(x)),
     ("np.reshape", lambda t: np.reshape(t, (3, 1)), lambda x: x.reshape(3, 1),
      np.ones_like),
+    ("np.dot", lambda t: np.dot(t, t), lambda x: np.dot(x, x), lambda x: 2 * x),
+    ("np.dot-matrix", lambda t: np.dot(np.ones((2, 3)), t), lambda x: np.ones((2, 3)) @ x,
+     lambda x: np.full_like(x, 2)),
+    ("np.inner", lambda t: np.inner(t, np.arange(3.0)), lambda x: np.inner(x, np.arange(3.0)),
+     lambda x: np.arange(3.0)),
+    ("np.outer", lambda t: np.outer(t, np.arange(2.0)), lambda x: np.outer(x, np.arange(2.0)),
+     np.ones_like),
+    ("np.amax", np.amax, np.amax, lambda x: (x == x.max()) / (x == x.max()).sum()),
+    ("np.amin", lambda t: np.amin(t, axis=0), np.amin,
+     lambda x: (x == x.min()) / (x == x.min()).sum()),
+    ("np.var", np.var, np.var, lambda x: 2 * (x - x.mean()) / 3),
+    ("np.std-ddof", lambda t: np.std(t + np.arange(3.0), ddof=1),
+     lambda x: np.std(x + np.arange(3.0), ddof=1),
+     lambda x: (x + np.arange(3.0) - (x + np.arange(3.0)).mean())
+     / (2 * np.std(x + np.arange(3.0), ddof=1))),
+    ("np.ravel", np.ravel, np.ravel, np.ones_like),
+    ("np.clip", lambda t: np.clip(t, -0.9, 0.9), lambda x: np.clip(x, -0.9, 0.9),
+     lambda x: (np.abs(x) < 0.9).astype(float)),
+    ("np.transpose", lambda t: np.transpose(t, 0), lambda x: np.transpose(x, 0), np.ones_like),
 ]
 
 
@@ -108,6 +127,12 @@ def test_numpy_functions_without_op_return_plain_numpy() -> None:
     t = mt.tensor([1.0, 2.0], requires_grad=True)
     assert np.allclose(t, [1.0, 2.0])
     assert np.shape(t) == (2,)
+    assert np.argmax(t) == 1
+    np.testing.assert_array_equal(np.zeros_like(t), [0.0, 0.0])
+    plain = mt.tensor([1.0, 2.0])  # no gradient to lose: NumPy's own result, as before
+    np.testing.assert_array_equal(np.cumsum(plain), [1.0, 3.0])
+    with mt.no_grad():
+        np.testing.assert_array_equal(np.cumsum(t), [1.0, 3.0])
 
 
 def test_float32_survives_numpy_calls() -> None:

@@ -263,3 +263,86 @@ def test_transpose_of_1d_with_one_axis_matches_numpy(call: Callable[[Any], Any])
     np.testing.assert_array_equal(t.grad.data, [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r"transpose: axes \(1,\)"):
         mt.transpose(mt.tensor(np.ones((2, 3))), 1)
+
+
+# ------------------------------------------------------------------ NumPy functions
+UNTRACKED = {
+    "einsum": lambda t: np.einsum("ij->i", t),
+    "tensordot": lambda t: np.tensordot(t, t, axes=2),
+    "cumsum": np.cumsum,
+    "cumprod": np.cumprod,
+    "prod": np.prod,
+    "pad": lambda t: np.pad(t, 1),
+    "tile": lambda t: np.tile(t, 2),
+    "repeat": lambda t: np.repeat(t, 2),
+    "linalg.norm": np.linalg.norm,
+    "sort": np.sort,
+    "diff": np.diff,
+    "trace": np.trace,
+    "median": np.median,
+    "average": np.average,
+    "flip": np.flip,
+    "hstack": lambda t: np.hstack([t, t]),
+    "fft.fft": np.fft.fft,
+    "vdot": lambda t: np.vdot(t, t),
+    "dot": lambda t: np.dot(t.reshape(1, 2, 3), t.reshape(3, 2)),
+    "quantile": lambda t: np.quantile(t, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(UNTRACKED))
+def test_numpy_function_on_tensor_requiring_grad_is_tracked_or_refused(name: str) -> None:
+    """No NumPy function returns an untracked result computed from a tensor that requires
+    grad: it raises a TypeError naming the function and what to use instead."""
+    t = mt.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"np\.{name}\b.*(use|write|build|index|reshape)"):
+        UNTRACKED[name](t)
+    with mt.no_grad():  # nothing to lose: NumPy's own result
+        assert not isinstance(UNTRACKED[name](t), mt.Tensor)
+    assert not isinstance(UNTRACKED[name](t.detach()), mt.Tensor)
+
+
+ROUTED = {
+    "dot": (np.dot, lambda a, b: a @ b),
+    "amax": (lambda a, b: np.amax(a @ b, axis=1), lambda a, b: torch.amax(a @ b, dim=1)),
+    "amin": (lambda a, b: np.amin(a @ b), lambda a, b: torch.amin(a @ b)),
+    "var": (lambda a, b: np.var(a @ b, axis=0), lambda a, b: torch.var(a @ b, dim=0,
+                                                                        correction=0)),
+    "std": (lambda a, b: np.std(a @ b, ddof=1), lambda a, b: torch.std(a @ b)),
+    "sum": (lambda a, b: np.sum(a, axis=0, keepdims=True), lambda a, b: a.sum(0, keepdim=True)),
+    "outer": (np.outer, lambda a, b: torch.outer(a.ravel(), b.ravel())),
+    "inner": (lambda a, b: np.inner(a, b.T), lambda a, b: torch.inner(a, b.T)),
+    "clip": (lambda a, b: np.clip(a, 0.2, 0.6), lambda a, b: torch.clamp(a, 0.2, 0.6)),
+    "concatenate": (lambda a, b: np.concatenate([a, b.T], axis=None),
+                    lambda a, b: torch.cat([a.ravel(), b.T.ravel()])),
+}
+
+
+@pytest.mark.parametrize("name", list(ROUTED))
+def test_numpy_function_routed_to_op_matches_pytorch(name: str) -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.random((2, 3)), rng.random((3, 2))
+    fn, ref = ROUTED[name]
+    ta, tb = mt.tensor(a, requires_grad=True), mt.tensor(b, requires_grad=True)
+    out = fn(ta, tb)
+    assert isinstance(out, mt.Tensor) and out.requires_grad
+    pa = torch.tensor(a, requires_grad=True)
+    pb = torch.tensor(b, requires_grad=True)
+    pout = ref(pa, pb)
+    np.testing.assert_allclose(out.data, pout.detach().numpy(), rtol=1e-12)
+    seed = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    out.backward(seed)
+    pout.backward(torch.tensor(seed))
+    for t, p in ((ta, pa), (tb, pb)):
+        got = t.grad.data if t.grad is not None else np.zeros(t.shape)
+        want = p.grad.numpy() if p.grad is not None else np.zeros(t.shape)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+def test_numpy_function_with_unsupported_argument_names_it() -> None:
+    t = mt.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="np.sum: the argument initial="):
+        np.sum(t, initial=1.0)
+    with pytest.raises(TypeError, match="np.add.at"):
+        np.add.at(t, 0, 1.0)
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])

@@ -76,12 +76,11 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** y.   d/dx = y * x ** (y - 1)  (0 where y == 0),
-    d/dy = out * log(x)  (0 where x == 0 and y >= 0; so -inf for 0 ** y with y < 0)
+    """x ** y.   d/dx = y * x ** (y - 1),  d/dy = out * log(x)
 
-    The masks are PyTorch's: x ** 0 is the constant 1 whatever x is (even 0, a subnormal or
-    nan, where y * x ** (y - 1) would be 0 * inf), and 0 ** y for y > 0 is the constant 0,
-    while for y < 0 it is +inf and out * log(0) = inf * -inf = -inf is the limit.
+    At the edges the values are PyTorch's: d/dx x ** 0 = 0 even where x ** -1 is not finite
+    (x = 0, a subnormal, nan: 0 * inf otherwise); d/dy 0 ** y = 0 for y >= 0 (the constant
+    0 or 1), and out * log(0) = inf * -inf = -inf for y < 0.
     """
 
     def forward(self, x: Any, y: Any) -> np.ndarray:
@@ -99,9 +98,13 @@ class Pow(Function):
             if isinstance(ry, (int, float)) and ry == 1:
                 grad_x = grad
             else:
-                # where y == 0 (only there, so d/dy stays right elsewhere) the base becomes 1
-                # and the factor y zeroes the term, instead of 0 * x ** -1 = 0 * inf
+                # y == 0 with x ** -1 not finite (x zero, subnormal or nan): there (only there,
+                # so d/dy of this gradient stays 1 / x elsewhere) the base becomes 1 and the
+                # factor y zeroes the term, instead of 0 * inf
                 zero = np.equal(ry, 0)
+                if zero.any():
+                    with np.errstate(invalid="ignore"):
+                        zero &= ~(np.abs(raw(x)) >= np.finfo(out.dtype).tiny)
                 base = np.where(zero, 1, x) if zero.any() else x
                 grad_x = grad * y * base ** (y - 1)
         if need_y:
