@@ -178,6 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                   "iterations": len(net.loss_history_),
                                   "train": _metrics(net, train_df)}
         if val_df is not None:
+            report["validation_rows"] = len(val_df)
             report["validation"] = _metrics(net, val_df)
         try:
             save_network(net, stage / "model.safetensors", extra={"trained_on": label})

@@ -115,7 +115,7 @@ def test_cli_val_split_is_stratified(capsys, tmp_path: Path) -> None:
                               "--seed", seed, "--out", out)
         assert status == 0, err
         report = json.loads((out / "report.json").read_text())
-        assert report["rows"] == 24 - 8  # p: 6, q: 1, r: 1 held out
+        assert (report["rows"], report["validation_rows"]) == (16, 8)  # p: 6, q: 1, r: 1 held out
 
 
 def test_split_rows_keeps_every_class_on_both_sides() -> None:
