@@ -5,8 +5,8 @@ one training step and returns nothing, plus a `loss()` callable that returns the
 as a float, so the harness can time steps and then check that all implementations agree.
 
 - W1 first seed: XOR 4x3, 2-layer sigmoid, no biases, sum of squares, lr 1 (`w += d`).
-- W2 second seed: 200 two-class points in 2-D, hidden 5 sigmoid, biases, summed
-  cross-entropy, lr 1e-2.
+- W2 second seed: the article's 200 hot-dog spiral points and its starting weights, hidden 5
+  sigmoid, biases, summed cross-entropy, lr 1e-2.
 - W3 second seed's R6 run: iris 150x4, hidden 5 sigmoid, softmax, summed cross-entropy,
   lr 1e-4.
 - W4 large: 8192x784 float32, 784-512-256-10 ReLU MLP, mean softmax cross-entropy, SGD.
@@ -61,18 +61,23 @@ def _two_blobs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
 
 
 def spec_w2() -> Spec:
-    """200 points in 2-D, two classes; hidden 5 sigmoid with biases; randn init."""
+    """The second article's hot dogs: its 200 spiral points and its own starting weights for
+    hidden = 5 (sigmoid, biases, summed cross-entropy, lr 1e-2); two random blobs and randn
+    weights when nn is not importable."""
     rng = np.random.default_rng(2)
     try:
         import nn
 
-        df = nn.datasets.hotdogs(n=200, seed=0)
+        df = nn.datasets.hotdogs()
         X = df[["x1", "x2"]].to_numpy(dtype=np.float64)
         y = (df["class"] == "hot dog").to_numpy(dtype=np.float64)[:, None]
-    except (ImportError, AttributeError, TypeError):
+        w = nn.datasets.article_weights()
+        w1, w2 = w["w1_h5"], w["w2_h5"]  # row 0 of each is the intercept (the bias)
+        weights = [w1[1:].copy(), w2[1:].copy(), w1[0].copy(), w2[0].copy()]
+    except ImportError:
         X, y = _two_blobs(200, rng)
-    weights = [rng.standard_normal((2, 5)), rng.standard_normal((5, 1)),
-               rng.standard_normal(5), rng.standard_normal(1)]
+        weights = [rng.standard_normal((2, 5)), rng.standard_normal((5, 1)),
+                   rng.standard_normal(5), rng.standard_normal(1)]
     return Spec(X, y, weights, 1e-2, "bce", "sigmoid", True)
 
 
@@ -259,7 +264,7 @@ def torch_impl(spec: Spec) -> Workload:
 
 SPECS: dict[str, Callable[[], Spec]] = {
     "W1 seed 1: XOR 4x3, sigmoid, SSE": spec_w1,
-    "W2 seed 2: 200x2, hidden 5, BCE": spec_w2,
+    "W2 hot dogs: 200x2, hidden 5, BCE": spec_w2,
     "W3 seed 2 R6: iris, hidden 5, softmax": spec_w3,
     "W4 784-512-256-10 ReLU, 8192 rows, f32": spec_w4,
 }
