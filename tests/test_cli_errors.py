@@ -109,7 +109,7 @@ def test_cli_val_split_is_stratified(capsys, tmp_path: Path) -> None:
     y = ["p"] * 20 + ["q", "q", "r", "r"]
     rng = np.random.default_rng(1)
     csv = write_csv(tmp_path / "d.csv", {"a": rng.normal(size=24).tolist(), "y": y})
-    for seed in range(6):
+    for seed in range(3):
         out = tmp_path / f"o{seed}"
         status, _, err = main(capsys, "train", csv, *FAST, "--val-split", "0.3",
                               "--seed", seed, "--out", out)
@@ -159,7 +159,7 @@ def test_cli_val_rows_with_unseen_category_fail_before_training(capsys,
     color = ["red", "blue"] * 10 + ["green"]
     y = ["p", "p", "q", "q"] * 5 + ["q"]
     csv = write_csv(tmp_path / "d.csv", {"color": color, "y": y})
-    for seed in range(8):
+    for seed in range(4):
         status, _, err = main(capsys, "train", csv, *FAST, "--val-split", "0.4",
                               "--seed", seed, "--out", tmp_path / f"o{seed}")
         if status != 0:
