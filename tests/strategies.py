@@ -100,6 +100,36 @@ def arrays(shape: tuple[int, ...], dtype: Any = np.float64, domain: str = "real"
                       unique=unique)
 
 
+# Memory layouts every op must handle (NumPy hands ops views of any of them): C order,
+# Fortran order, the last two axes transposed (neither C nor F beyond 2-D), and a view of a
+# larger buffer with a step of 2 on every axis, negative on the last one.
+LAYOUTS = ("C", "F", "transposed", "strided")
+
+
+def relayout(a: np.ndarray, layout: str) -> np.ndarray:
+    """A fresh array equal to `a` in the memory layout `layout` (one of LAYOUTS)."""
+    if a.ndim == 0 or layout == "C":
+        return np.array(a, order="C")
+    if layout == "F":
+        return np.array(a, order="F")
+    if layout == "transposed":
+        if a.ndim == 1:
+            return np.array(a)[::1]
+        return np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
+    if layout == "strided":
+        buf = np.zeros(tuple(2 * n for n in a.shape), dtype=a.dtype)
+        steps = (slice(None, None, 2),) * (a.ndim - 1) + (slice(None, None, -2),)
+        view = buf[steps]
+        view[...] = a
+        return view
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def layouts() -> st.SearchStrategy[str]:
+    """One of LAYOUTS."""
+    return st.sampled_from(LAYOUTS)
+
+
 def float_dtypes() -> st.SearchStrategy[Any]:
     """float64 or float32."""
     return st.sampled_from(DTYPES)
@@ -139,7 +169,7 @@ def permutations_of(draw: st.DrawFn, ndim: int) -> tuple[int, ...]:
 @st.composite
 def _axis_index(draw: st.DrawFn, n: int, advanced: bool) -> Any:
     """One index item for an axis of length `n`."""
-    kinds = ["slice", "int"] + (["array", "list", "mask"] if advanced else [])
+    kinds = ["slice", "int"] + (["array", "list", "tuple", "mask"] if advanced else [])
     kind = draw(st.sampled_from(kinds))
     if kind == "int":
         return draw(st.integers(-n, n - 1))
@@ -151,14 +181,16 @@ def _axis_index(draw: st.DrawFn, n: int, advanced: bool) -> Any:
     if kind == "mask":
         return draw(hnp.arrays(np.bool_, (n,)))
     picks = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))  # repeats allowed
+    if kind == "tuple":  # inside the index a tuple is a sequence of positions, like a list
+        return tuple(picks)
     return picks if kind == "list" else np.array(picks, dtype=np.intp)
 
 
 @st.composite
 def index_expressions(draw: st.DrawFn, shape: tuple[int, ...]) -> Any:
     """An index for an array of `shape`: ints, slices (negative steps too), None, Ellipsis, and
-    at most one integer array, integer list (with repeats) or boolean mask, mixed freely; or a
-    whole-array boolean mask."""
+    at most one integer array, integer list or tuple (with repeats) or boolean mask, mixed
+    freely; or a whole-array boolean mask."""
     if shape and draw(st.integers(0, 7)) == 0:
         return draw(hnp.arrays(np.bool_, shape))
     n_used = draw(st.integers(0, len(shape)))

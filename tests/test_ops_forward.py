@@ -1,6 +1,8 @@
 """Every op in the table: forward values against NumPy, in float64 and float32, and the
 structural invariants of its gradient (input shape and dtype, nothing mutated, no graph under
-no_grad). One draw per example checks all of them: drawing the inputs is the expensive part."""
+no_grad), on inputs in every memory layout (C, Fortran, transposed, strided with negative
+steps): each layout gives the same values and the same gradients as C order. One draw per
+example checks all of them: drawing the inputs is the expensive part."""
 
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ import microtensor as mt
 TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-14}, np.float32: {"rtol": 1e-5, "atol": 1e-6}}
 
 
-def leaves(arrays: tuple[np.ndarray, ...]) -> list[mt.Tensor]:
-    """Wrap test arrays (copies) as tensors; the float ones require grad."""
-    return [mt.Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+def leaves(arrays: tuple[np.ndarray, ...], layout: str = "C") -> list[mt.Tensor]:
+    """Wrap test arrays (fresh copies in `layout`) as tensors; the float ones require grad."""
+    return [mt.Tensor(S.relayout(a, layout), requires_grad=a.dtype.kind == "f")
+            for a in arrays]
 
 
-def assert_forward_matches_numpy(op: OpSpec, arrays, kw, dtype) -> None:
-    out = op.fn(*leaves(arrays), **kw)
+def assert_forward_matches_numpy(op: OpSpec, arrays, kw, dtype, layout: str = "C") -> None:
+    out = op.fn(*leaves(arrays, layout), **kw)
     expected = np.asarray(op.ref(*arrays, **kw))
     assert isinstance(out, mt.Tensor)
     assert out.shape == expected.shape
@@ -30,11 +33,12 @@ def assert_forward_matches_numpy(op: OpSpec, arrays, kw, dtype) -> None:
     np.testing.assert_allclose(out.data, expected, **TOLERANCE[dtype])
 
 
-def assert_gradient_invariants(op: OpSpec, arrays, kw, dtype) -> None:
+def assert_gradient_invariants(op: OpSpec, arrays, kw, dtype, layout: str = "C"
+                               ) -> list[np.ndarray | None]:
     """Gradients have their input's shape and dtype; no input, seed or kwarg is mutated by
-    forward or backward; .grad never aliases the seed."""
+    forward or backward; .grad never aliases the seed. Returns the gradients."""
     originals = [a.copy() for a in arrays]
-    tensors = leaves(arrays)
+    tensors = leaves(arrays, layout)
     inputs_before = [t.data.copy() for t in tensors]
     out = op.fn(*tensors, **kw)
     seed = np.linspace(-1, 1, out.size).reshape(out.shape).astype(dtype)
@@ -51,6 +55,7 @@ def assert_gradient_invariants(op: OpSpec, arrays, kw, dtype) -> None:
     np.testing.assert_array_equal(seed, seed_before)
     for a, before in zip(arrays, originals):
         np.testing.assert_array_equal(a, before)
+    return [t.grad.data if t.requires_grad else None for t in tensors]
 
 
 @pytest.mark.parametrize("op", OPS, ids=str)
@@ -58,7 +63,14 @@ def assert_gradient_invariants(op: OpSpec, arrays, kw, dtype) -> None:
 def test_op_forward_and_gradient_invariants(op: OpSpec, data: st.DataObject, dtype) -> None:
     arrays, kw = data.draw(op.cases(dtype, True))
     assert_forward_matches_numpy(op, arrays, kw, dtype)
-    assert_gradient_invariants(op, arrays, kw, dtype)
+    expected = assert_gradient_invariants(op, arrays, kw, dtype)
+    for layout in S.LAYOUTS[1:]:
+        assert_forward_matches_numpy(op, arrays, kw, dtype, layout)
+        grads = assert_gradient_invariants(op, arrays, kw, dtype, layout)
+        for got, want in zip(grads, expected):
+            if want is not None:
+                np.testing.assert_allclose(got, want, **TOLERANCE[dtype],
+                                           err_msg=f"{op.name}: gradient on {layout} input")
     with mt.no_grad():
         out = op.fn(*leaves(arrays), **kw)
     assert out.grad_fn is None and not out.requires_grad

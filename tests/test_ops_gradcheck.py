@@ -1,10 +1,13 @@
 """Every op in the table against central differences: first order (with and without
-broadcasting) and second order through a create_graph backward."""
+broadcasting) and second order through a create_graph backward, on inputs in a drawn memory
+layout (C, Fortran, transposed or strided: the analytic gradient runs on that layout, the
+central differences on a C-ordered copy)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import strategies as S
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_table import OPS, OpSpec
@@ -14,9 +17,11 @@ import microtensor as mt
 BROADCASTING = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"}
 
 
-def leaves(arrays: tuple[np.ndarray, ...]) -> list[mt.Tensor]:
-    """Float inputs become leaves that require grad; a boolean condition stays constant."""
-    return [mt.Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+def leaves(arrays: tuple[np.ndarray, ...], layout: str = "C") -> list[mt.Tensor]:
+    """Float inputs become leaves that require grad (fresh copies in `layout`); a boolean
+    condition stays constant."""
+    return [mt.Tensor(S.relayout(a, layout), requires_grad=a.dtype.kind == "f")
+            for a in arrays]
 
 
 def _params() -> list:
@@ -32,7 +37,8 @@ def _params() -> list:
 @given(data=st.data())
 def test_op_gradcheck(op: OpSpec, broadcast: bool, data: st.DataObject) -> None:
     arrays, kw = data.draw(op.cases(np.float64, broadcast))
-    assert mt.gradcheck(lambda *xs: op.fn(*xs, **kw), leaves(arrays))
+    layout = data.draw(S.layouts(), label="layout")
+    assert mt.gradcheck(lambda *xs: op.fn(*xs, **kw), leaves(arrays, layout))
 
 
 @pytest.mark.parametrize(("op", "broadcast"), _params())
@@ -40,4 +46,5 @@ def test_op_gradcheck(op: OpSpec, broadcast: bool, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_op_gradgradcheck(op: OpSpec, broadcast: bool, data: st.DataObject) -> None:
     arrays, kw = data.draw(op.cases(np.float64, broadcast))
-    assert mt.gradgradcheck(lambda *xs: op.fn(*xs, **kw), leaves(arrays))
+    layout = data.draw(S.layouts(), label="layout")
+    assert mt.gradgradcheck(lambda *xs: op.fn(*xs, **kw), leaves(arrays, layout))

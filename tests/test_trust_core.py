@@ -346,3 +346,15 @@ def test_numpy_function_with_unsupported_argument_names_it() -> None:
     with pytest.raises(TypeError, match="np.add.at"):
         np.add.at(t, 0, 1.0)
     np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+def test_pow_zero_exponent_gradient_broadcasts() -> None:
+    """x ** y with y == 0 broadcast against x: d/dx = 0 where x ** -1 is not finite, and the
+    exact y * x ** (y - 1) elsewhere (so d/dy of it stays 1 / x for second order)."""
+    x = mt.tensor([[0.0], [2.0]], requires_grad=True)
+    y = mt.tensor([0.0, 0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        (x**y).backward(np.ones((2, 3)))
+    np.testing.assert_array_equal(x.grad.data, [[1.0], [1.0]])
+    assert mt.gradgradcheck(lambda a, b: a**b, [mt.tensor([[0.5], [2.0]], requires_grad=True),
+                                                mt.tensor([0.0, 1.5], requires_grad=True)])

@@ -104,7 +104,7 @@ class Pow(Function):
                 zero = np.equal(ry, 0)
                 if zero.any():
                     with np.errstate(invalid="ignore"):
-                        zero &= ~(np.abs(raw(x)) >= np.finfo(out.dtype).tiny)
+                        zero = zero & ~(np.abs(raw(x)) >= np.finfo(out.dtype).tiny)
                 base = np.where(zero, 1, x) if zero.any() else x
                 grad_x = grad * y * base ** (y - 1)
         if need_y:
