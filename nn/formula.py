@@ -27,6 +27,8 @@ Grammar (the right side is a sum of terms; the left side is one column)::
   n - 1, as R's scale) and center(col) is col - mean, both with the training data's mean and
   sd; poly(col, k) gives the raw powers col, col**2, ..., col**k (1 <= k <= 10; not
   orthogonal polynomials). Transforms take a column, never another call.
+- Limits: an interaction joins at most 6 factors, a formula has at most 10,000 terms, and
+  parentheses nest at most 32 deep.
 
 Terms are ordered as formulaic and R order them: by degree (main effects, then two-way
 interactions, ...), in order of appearance within a degree.
@@ -43,6 +45,7 @@ TRANSFORMS = ("C", "log", "exp", "sqrt", "scale", "center", "poly")
 MAX_POLY_DEGREE = 10
 _MAX_DEPTH = 32  # parentheses: a deeper formula is refused rather than risking recursion
 _MAX_TERMS = 10_000  # a*b*c*... doubles the terms per factor
+_MAX_FACTORS = 6  # coding an interaction's categorical part costs 2**factors subsets
 
 GRAMMAR = (
     "terms are column names, `backquoted names`, . (all other columns), 1 or 0 (intercept), "
@@ -228,7 +231,7 @@ class _Parser:
 
     # sum := ['+'|'-'] item (('+'|'-') item)*
     def sum(self, top: bool) -> tuple[list[Term], bool | None]:
-        terms: list[Term] = []
+        terms: dict[frozenset[Factor], Term] = {}  # an ordered set: a:b is b:a
         intercept: bool | None = None
         first = True
         while True:
@@ -248,11 +251,13 @@ class _Parser:
                                          "not inside parentheses")
                 intercept = (item == _ONE) == (sign == 1)
             elif sign == 1:
-                terms.extend(t for t in item if not any(_same(t, u) for u in terms))
+                for t in item:
+                    terms.setdefault(frozenset(t), t)
             else:
-                terms = [t for t in terms if not any(_same(t, u) for u in item)]
+                for t in item:
+                    terms.pop(frozenset(t), None)
             first = False
-        return terms, intercept
+        return list(terms.values()), intercept
 
     # item := product ('*' product)*
     def item(self) -> list[Term] | str:
@@ -353,25 +358,27 @@ class _Parser:
         return len(self.text)
 
 
-def _same(a: Term, b: Term) -> bool:
-    return set(a) == set(b)
-
-
 def _union(a: list[Term], b: list[Term]) -> list[Term]:
-    return a + [t for t in b if not any(_same(t, u) for u in a)]
+    out = {frozenset(t): t for t in a}
+    for t in b:
+        out.setdefault(frozenset(t), t)
+    return list(out.values())
 
 
 def _interact(a: list[Term], b: list[Term]) -> list[Term]:
     """Every term of `a` with every term of `b` (a factor appears once in a term)."""
-    out: list[Term] = []
+    out: dict[frozenset[Factor], Term] = {}
     for s in a:
         for t in b:
             merged = s + tuple(f for f in t if f not in s)
-            if not any(_same(merged, u) for u in out):
-                out.append(merged)
-    if len(out) > _MAX_TERMS:
-        raise ValueError(f"a formula may have at most {_MAX_TERMS} terms, this one has more")
-    return out
+            if len(merged) > _MAX_FACTORS:
+                raise ValueError(f"an interaction may join at most {_MAX_FACTORS} factors, "
+                                 f"{':'.join(f.name for f in merged)} joins {len(merged)}")
+            out.setdefault(frozenset(merged), merged)
+            if len(out) > _MAX_TERMS:
+                raise ValueError(f"a formula may have at most {_MAX_TERMS} terms, this one "
+                                 "has more")
+    return list(out.values())
 
 
 def parse_formula(text: str, columns: Sequence[str]) -> Formula:

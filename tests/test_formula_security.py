@@ -180,7 +180,21 @@ def test_formula_errors_name_the_problem():
         assert words in str(info.value), (formula, str(info.value))
 
 
-def test_formula_never_evaluates_python(monkeypatch):
+def test_formula_size_limits_are_quick_errors():
+    """Formulas that would expand to huge designs are refused at once (not after minutes)."""
+    import time
+
+    columns = ["y"] + [f"c{i}" for i in range(30)]
+    start = time.perf_counter()
+    assert len(parse_formula("y ~ .*.*.", columns).terms) == 30 + 435 + 4060
+    for formula, words in (("y ~ .*.*.*.", "10000 terms"),
+                           ("y ~ c1*c2*c3*c4*c5*c6*c7", "at most 6 factors")):
+        with pytest.raises(ValueError, match=words):
+            parse_formula(formula, columns)
+    assert time.perf_counter() - start < 5
+
+
+def test_formula_never_evaluates_python(monkeypatch, tmp_path):
     """Parsing, fitting, saving and loading a formula network with eval, exec and compile
     booby-trapped: none of them is reached."""
     def trap(*args, **kwargs):
@@ -192,7 +206,9 @@ def test_formula_never_evaluates_python(monkeypatch):
     monkeypatch.setattr(builtins, "compile", trap)
     net = nn.NeuralNetwork("y ~ log(x) * C(k) + scale(z) + a", data=df, hidden=2,
                            random_state=0)
-    net.predict(df)
+    save_network(net, tmp_path / "m.safetensors")
+    again = load_network(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(again.predict(df), net.predict(df))
 
 
 def test_no_module_imports_formulaic():
