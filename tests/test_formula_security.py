@@ -195,20 +195,25 @@ def test_formula_size_limits_are_quick_errors():
 
 
 def test_formula_never_evaluates_python(monkeypatch, tmp_path):
-    """Parsing, fitting, saving and loading a formula network with eval, exec and compile
-    booby-trapped: none of them is reached."""
+    """Parsing, fitting, saving, loading and predicting with a formula network while eval,
+    exec and compile are booby-trapped: none of them is reached. (One untrapped run first:
+    Python's import machinery calls exec for each module imported the first time.)"""
     def trap(*args, **kwargs):
         raise AssertionError("eval/exec/compile called")
 
+    def round_trip(name: str) -> None:
+        net = nn.NeuralNetwork("y ~ log(x) * C(k) + scale(z) + a", data=df, hidden=2,
+                               random_state=0)
+        save_network(net, tmp_path / name)
+        again = load_network(tmp_path / name)
+        np.testing.assert_array_equal(again.predict(df), net.predict(df))
+
     df = _data()
-    monkeypatch.setattr(builtins, "eval", trap)
-    monkeypatch.setattr(builtins, "exec", trap)
-    monkeypatch.setattr(builtins, "compile", trap)
-    net = nn.NeuralNetwork("y ~ log(x) * C(k) + scale(z) + a", data=df, hidden=2,
-                           random_state=0)
-    save_network(net, tmp_path / "m.safetensors")
-    again = load_network(tmp_path / "m.safetensors")
-    np.testing.assert_array_equal(again.predict(df), net.predict(df))
+    round_trip("warm.safetensors")
+    with monkeypatch.context() as m:
+        for name in ("eval", "exec", "compile"):
+            m.setattr(builtins, name, trap)
+        round_trip("trapped.safetensors")
 
 
 def test_no_module_imports_formulaic():
