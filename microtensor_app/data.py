@@ -18,7 +18,7 @@ import numpy as np
 BUILT_IN = ("xor", "hotdogs", "iris")
 
 # the optional packages the command uses, all in the "app" extra (which includes "nn" and "viz")
-OPTIONAL = ("pandas", "formulaic", "safetensors", "matplotlib", "tqdm", "graphviz")
+OPTIONAL = ("pandas", "matplotlib", "tqdm", "graphviz")
 INSTALL_HINT = 'pip install "microtensor[app]"'
 
 
@@ -182,7 +182,9 @@ def resolve_formula(df: Any, formula: str | None, target: str | None, label: str
 
 def _quote(name: str) -> str:
     """Quote a column name for a formula when it is not a plain identifier."""
-    return name if str(name).isidentifier() else f"`{name}`"
+    if str(name).isidentifier():
+        return name
+    return "`" + str(name).replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 # a network past this many weights would take many GB (and minutes per iteration)

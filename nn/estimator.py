@@ -71,9 +71,10 @@ class NeuralNetwork:
     `NeuralNetwork$new(formula, data, hidden)`.
 
     Give the data either as a formula and a DataFrame (`NeuralNetwork("Species ~ .",
-    data=iris, hidden=5)`; formulaic builds the design matrix, intercept included) or as
-    arrays (`NeuralNetwork(X, y, hidden=5)`); with data the network is built at once and
-    `train()` may follow. Without data it is a scikit-learn estimator waiting for `fit`.
+    data=iris, hidden=5)`; nn.formula parses it with a restricted grammar that never evaluates
+    anything, and builds the design matrix, intercept included) or as arrays
+    (`NeuralNetwork(X, y, hidden=5)`); with data the network is built at once and `train()` may
+    follow. Without data it is a scikit-learn estimator waiting for `fit`.
 
     The response decides the task (`task="auto"`): categories, text, booleans, integers and
     0/1 floats make a classifier (labels are kept as given; two classes use one sigmoid
@@ -176,7 +177,7 @@ class NeuralNetwork:
 
     def _setup(self, X: Any, y: Any) -> None:
         """Encode the data, choose the task and build and initialise the layers."""
-        # pandas and formulaic are optional (microtensor[nn]): `import nn` must not need them
+        # pandas is optional (microtensor[nn]): `import nn` must not need them
         import pandas as pd
 
         from . import _design

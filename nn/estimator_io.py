@@ -28,11 +28,12 @@ _TASKS = ("classification", "regression")
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-friendly version of a label or parameter (NumPy scalars become Python ones)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
+    """A JSON-friendly version of a label or parameter: NumPy scalars become Python ones, and
+    arrays (the starting matrices of `init=[W1, W2]`) nested lists."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
     return value
 
 

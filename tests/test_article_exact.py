@@ -351,3 +351,17 @@ def test_iris_manual_softmax_from_the_articles_weights(weights):
     loss = -np.sum(np.log(fit.output[np.arange(150), labels]))
     assert loss == pytest.approx(20.7875204792586, rel=1e-10)
     assert np.mean(fit.output.argmax(axis=1) == labels) == pytest.approx(0.98)
+
+
+def test_network_with_given_starting_weights_saves_and_loads(tmp_path) -> None:
+    from nn.estimator_io import load_network, save_network
+
+    w = nn.datasets.article_weights()
+    iris = nn.datasets.iris()
+    net = nn.NeuralNetwork("Species ~ .", data=iris, hidden=5, init=[w["iris_W1"], w["iris_W2"]])
+    net.train(10)
+    path = tmp_path / "iris.safetensors"
+    save_network(net, path)
+    back = load_network(path)
+    np.testing.assert_array_equal(back.predict_proba(iris), net.predict_proba(iris))
+    np.testing.assert_array_equal(np.asarray(back.get_params()["init"][0]), w["iris_W1"])
