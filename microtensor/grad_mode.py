@@ -117,3 +117,25 @@ class scope:  # noqa: N801
 
     def __exit__(self, *exc: object) -> None:
         _state.scope = self._prev
+
+
+# The same scope as plain calls, for code that enters a scope once per module per step
+# (nn.Module.__call__, nn.Sequential): no context-manager object, one call in and one out.
+def current_scope() -> tuple[Any, ...]:
+    """This thread's scope: the owners of the enclosing `scope` blocks, outermost first."""
+    return _state.scope
+
+
+def enter_scope(owner: Any) -> tuple[Any, ...]:
+    """Start tagging this thread's ops with `owner` inside the current scope, as
+    `with scope(owner):` does on entry, and return the scope it replaced: pass that to
+    `set_scope` when done (in a `finally`), as the block's exit does."""
+    prev = _state.scope
+    _state.scope = prev + (owner,)
+    return prev
+
+
+def set_scope(scope: tuple[Any, ...]) -> None:
+    """Make `scope` this thread's scope: a tuple of owners, outermost first, usually what
+    `enter_scope` or `current_scope` returned (or one of those plus an owner)."""
+    _state.scope = scope

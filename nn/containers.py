@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from microtensor.grad_mode import _state as _grad_state
+from microtensor.grad_mode import current_scope, set_scope
 
 from .module import Module, Parameter
 
@@ -79,17 +79,16 @@ class Sequential(ModuleList):
         # what Module.__call__ does for a child without hooks (enter its scope, forward),
         # inlined: a stack of small layers spends as long in calls as in arithmetic. A child
         # with hooks, or whose class has its own __call__, is called the ordinary way.
-        state = _grad_state
-        outer = state.scope
+        outer = current_scope()
         try:
             for m in self._items:
                 if (m._forward_pre_hooks or m._forward_hooks
                         or type(m).__call__ is not _MODULE_CALL):
-                    state.scope = outer
+                    set_scope(outer)
                     x = m(x)
                 else:
-                    state.scope = outer + (m,)
+                    set_scope(outer + (m,))
                     x = m.forward(x)
         finally:
-            state.scope = outer
+            set_scope(outer)
         return x

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
+import microtensor as mt
 from microtensor import Tensor
-from microtensor.ops import elementwise as _ops
+from microtensor.ops import fused
 
 from . import functional as F
 from . import init
-from ._fused import LINEAR_OPS
 from .module import Module, Parameter
 
 
@@ -57,19 +57,17 @@ class Linear(Module):
 
     @activation.setter
     def activation(self, value: str | None) -> None:
-        if not (value is None or isinstance(value, str)) or value not in LINEAR_OPS:
+        if not (value is None or isinstance(value, str)) or value not in fused.ACTIVATIONS:
             raise ValueError(
                 f"Linear: activation must be None, 'sigmoid', 'tanh' or 'relu', got {value!r}"
             )
         self._activation = value
-        self._op = LINEAR_OPS[value]  # the fused op that computes it
+        self._linear = fused.linear_function(value)  # the fused op's function
 
     def forward(self, x: Tensor) -> Tensor:
         """x @ weight (+ bias), then the activation if one was given."""
         if isinstance(x, Tensor):  # the fused op checks the shapes itself
-            if self.bias is None:
-                return self._op.apply(x, self.weight)
-            return self._op.apply(x, self.weight, self.bias)
+            return self._linear(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias, self._activation)
 
     def extra_repr(self) -> str:
@@ -91,7 +89,7 @@ class Sigmoid(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """sigmoid(x)."""
-        return _ops.Sigmoid.apply(x) if isinstance(x, Tensor) else F.sigmoid(x)
+        return mt.sigmoid(x) if isinstance(x, Tensor) else F.sigmoid(x)
 
 
 class Tanh(Module):
@@ -99,7 +97,7 @@ class Tanh(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """tanh(x)."""
-        return _ops.Tanh.apply(x) if isinstance(x, Tensor) else F.tanh(x)
+        return mt.tanh(x) if isinstance(x, Tensor) else F.tanh(x)
 
 
 class ReLU(Module):
@@ -107,7 +105,7 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """relu(x)."""
-        return _ops.Relu.apply(x) if isinstance(x, Tensor) else F.relu(x)
+        return mt.relu(x) if isinstance(x, Tensor) else F.relu(x)
 
 
 class LeakyReLU(Module):

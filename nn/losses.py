@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from microtensor import Tensor
+from microtensor.ops.losses import check_reduction
 
 from . import functional as F
 from .module import Module
@@ -14,7 +15,7 @@ class _Loss(Module):
     """Shared part: a validated `reduction` ("mean", "sum" or "none")."""
 
     def __init__(self, reduction: str = "mean") -> None:
-        F._check_reduction(reduction, type(self).__name__)
+        check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
     def extra_repr(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from microtensor import RemovableHandle, Tensor
-from microtensor.grad_mode import _state as _grad_state
+from microtensor.grad_mode import current_scope, enter_scope, set_scope
 
 
 class Parameter(Tensor):
@@ -263,21 +263,19 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        state = _grad_state
-        outer = state.scope
-        if self._plain_containers and not any(isinstance(s, Module) for s in outer):
+        if self._plain_containers and not any(isinstance(s, Module) for s in current_scope()):
             self._rename()  # the outermost call: a plain list may have grown since assigned
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks):
                 new = hook(self, args)
                 if new is not None:
                     args = new if isinstance(new, tuple) else (new,)
-        # what `with mt.scope(self):` does, inlined: this runs once per module per step
-        state.scope = outer + (self,)
+        # what `with mt.scope(self):` does, as two calls: this runs once per module per step
+        outer = enter_scope(self)
         try:
             out = self.forward(*args, **kwargs)
         finally:
-            state.scope = outer
+            set_scope(outer)
         if self._forward_hooks:
             for hook in list(self._forward_hooks):
                 new = hook(self, args, out)

@@ -270,3 +270,24 @@ def test_activation_functions_extra():
     np.testing.assert_allclose(F.linear(mt.Tensor(a[None]), w, b).data, [[a.sum() + 1] * 2])
     with pytest.raises(ValueError, match="out of range"):
         F.one_hot([0, 3], 3)
+
+
+@pytest.mark.parametrize("loss, name", [
+    (lambda p, y, w: F.binary_cross_entropy(p, y, weight=w, reduction="none"), "weight"),
+    (lambda p, y, w: F.binary_cross_entropy(p, y, weight=w), "weight"),
+    (lambda p, y, w: F.binary_cross_entropy_with_logits(p, y, weight=w), "weight"),
+    (lambda p, y, w: F.binary_cross_entropy_with_logits(p, y, pos_weight=w), "pos_weight"),
+    (lambda p, y, w: nn.BCELoss(weight=w, reduction="sum")(p, y), "weight"),
+])
+def test_bce_weight_that_would_enlarge_the_loss_is_refused(loss, name):
+    # as PyTorch: a weight scales each element's loss; it must broadcast to the input's shape
+    p0 = _t(0.3)
+    with pytest.raises(ValueError, match=rf"{name} of shape \(3,\) does not broadcast to the "
+                                         r"input's shape \(\)"):
+        loss(p0, 1.0, np.ones(3))
+    p = _t(np.full((2, 3), 0.3))
+    with pytest.raises(ValueError, match=rf"{name} of shape \(4, 1, 1\)"):
+        loss(p, np.ones((2, 3)), np.ones((4, 1, 1)))
+    assert p.grad is None
+    for w in (np.arange(3.0), np.ones((2, 1)), 2.0):  # these broadcast to (2, 3): allowed
+        assert loss(p, np.ones((2, 3)), w).shape in ((2, 3), ())

@@ -1,6 +1,9 @@
-"""Differentiable primitives, grouped by kind. Each op is a `Function` subclass plus a function
-that checks its arguments and calls `Op.apply`."""
+"""Differentiable ops, grouped by kind. Each op is a `Function` subclass plus a function
+that checks its arguments and calls `Op.apply`. The primitives' functions are exported here;
+the fused layers (`fused`: nn.Linear's ops) and the losses (`losses`: nn.functional's) are
+modules of their own, built on the primitives' derivative helpers (`_derivatives`)."""
 
+from . import fused, losses
 from .elementwise import (
     Abs,
     Add,
@@ -77,6 +80,7 @@ from .shape import (
 )
 
 __all__ = [
+    "fused", "losses",
     "Abs", "Add", "BroadcastTo", "Cast", "Clip", "Concatenate", "Div", "Exp", "GetItem",
     "IndexAdd", "Log", "LogSoftmax", "LogSumExp", "MatMul", "Max", "Maximum", "Mean", "Min",
     "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack",

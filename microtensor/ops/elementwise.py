@@ -13,6 +13,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor, _make
+from . import _derivatives as _d
 from ._util import operand, operands, raw, tensor_arg
 
 
@@ -177,17 +178,7 @@ class Tanh(Function):
 
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
-        return grad * (1 - out * out)
-
-
-def _expit(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """SciPy's expit (into `out` if given), imported on first use (SciPy adds a quarter second
-    to `import`): this function replaces itself with it."""
-    global _expit
-    from scipy.special import expit
-
-    _expit = expit
-    return expit(x, out=out)
+        return _d.tanh_grad(grad, out)
 
 
 class Sigmoid(Function):
@@ -199,18 +190,13 @@ class Sigmoid(Function):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = _expit(x)
+        out = _d.expit(x)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
-        if isinstance(out, Tensor):  # create_graph
-            return grad * out * (1 - out)
-        d = 1 - out  # the same product, with no temporaries beyond the result
-        d *= out
-        d *= grad
-        return d
+        return _d.sigmoid_grad(grad, out)
 
 
 class Relu(Function):
@@ -222,10 +208,7 @@ class Relu(Function):
 
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
-        slope = np.sign(raw(x))
-        slope += 1
-        slope *= 0.5
-        return grad * slope
+        return grad * _d.relu_slope(x)
 
 
 class Clip(Function):

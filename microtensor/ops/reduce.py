@@ -13,6 +13,7 @@ import numpy as np
 from ..function import Function
 from ..shapes import kept_shape, normalize_axis, normalize_one_axis
 from ..tensor import Tensor, _make
+from . import _derivatives as _d
 from ._util import raw, tensor_arg
 
 
@@ -113,7 +114,7 @@ class LogSumExp(_Reduction):
 
 def _shifted(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """x minus its (finite) max over `axes`, and that max: every exp(shifted) is <= 1."""
-    shift = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    shift = _d.max_keepdims(x, axes)
     shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype)
     return x - shift, shift
 
@@ -129,7 +130,7 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = normalize_one_axis(axis, x.ndim, "softmax")
-        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True, initial=-np.inf))
+        e = np.exp(x - _d.max_keepdims(x, self.axis))
         out = e / e.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(out)
         return out

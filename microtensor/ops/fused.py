@@ -1,0 +1,206 @@
+"""Fused layers: x @ weight + bias, and that followed by an activation, as one graph node.
+
+On the seed networks a training step is a dozen ops on arrays of a few hundred numbers, so
+Python overhead per node, not arithmetic, decides the speed (benchmarks/: W1-W3). nn.Linear is
+in every network, so its MatMul-then-Add (and the activation after it) is the most frequent
+chain of ops: each op here computes it in one node, with the primitives' own derivative
+helpers (ops/_derivatives.py), so values and gradients are theirs bit for bit. Backward is
+written over arrays or Tensors (see microtensor/function.py): gradients of gradients work.
+The price of fusing: the pre-activation is never a tensor of its own (no picture of it, no
+hook on it). nn.Linear and nn.functional.linear call the functions at the bottom.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from . import _derivatives as _d
+from ._util import tensor_arg
+
+
+@functools.lru_cache(maxsize=64)
+def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
+    """np.ones(n, dtype), read-only and kept (a column sum is `_ones_row(...) @ x`)."""
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+# np.dot rather than @ for 2-D arrays: the same BLAS call without the ufunc machinery around
+# matmul, 0.5-0.8 us less per product (a W1 step makes eight); @ stays for Tensors
+# (create_graph) and for batch axes, where np.dot is not a batched product
+_dot = np.dot
+
+
+class Linear(Function):
+    """x @ weight + bias.   d/dx = grad @ weight^T,  d/dweight = x^T @ grad,  d/dbias = sum(grad)
+
+    One node instead of two (MatMul, then Add with a broadcast bias whose gradient the engine
+    would sum back). Leading axes of x are batch axes; weight is (in, out), bias (out,).
+    """
+
+    _fresh_grads = True  # three matmuls: new arrays (the engine need not copy them)
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        if weight.ndim != 2 or (bias is not None and bias.shape != weight.shape[1:]):
+            raise ValueError(
+                f"linear: weight must be (in, out) and bias (out,), got weight {weight.shape}"
+                + ("" if bias is None else f" and bias {bias.shape}")
+            )
+        if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not fit weight of shape "
+                f"{weight.shape} (weight has {weight.shape[0]} input features)"
+            )
+        out = _dot(x, weight) if x.ndim == 2 else x @ weight
+        if bias is not None:
+            if bias.dtype == out.dtype:
+                out += bias  # out is ours: no second array for the sum
+            else:
+                out = out + bias
+        self.save_for_backward(x, weight)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        x, weight = self.saved
+        return self._grads(grad, x, weight)
+
+    def _grads(self, grad: Any, x: Any, weight: Any) -> tuple[Any, ...]:
+        """The gradients of x, weight (and bias) given the gradient of x @ weight + bias."""
+        needs = self.needs_input_grad
+        if type(grad) is np.ndarray and grad.ndim == 2:  # first order, one batch axis
+            grad_x = _dot(grad, weight.T) if needs[0] else None
+            grad_w = _dot(x.T, grad) if needs[1] else None
+            if len(needs) == 2:
+                return grad_x, grad_w
+            return grad_x, grad_w, (_dot(_ones_row(grad.shape[0], grad.dtype), grad)
+                                    if needs[2] else None)
+        grad_x = grad @ weight.T if needs[0] else None
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        grad_w = None
+        if needs[1]:
+            flat = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            grad_w = flat.T @ rows
+        if len(needs) == 2:
+            return grad_x, grad_w
+        grad_b = None
+        if needs[2]:  # the column sums, through BLAS (3x NumPy's sum(axis=0), any size)
+            grad_b = (_ones_row(rows.shape[0], rows.dtype) @ rows
+                      if type(rows) is np.ndarray else rows.sum(axis=0))
+        return grad_x, grad_w, grad_b
+
+
+class LinearSigmoid(Linear):
+    """sigmoid(x @ weight + bias).   dz = grad * out * (1 - out), then Linear's rule with dz
+
+    The sigmoid is Sigmoid's expit, computed in place on the product; the gradient is
+    Sigmoid's `sigmoid_grad`.
+    """
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        out = super().forward(x, weight, bias)
+        _d.expit(out, out=out)
+        self.save_for_backward(x, weight, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        x, weight, out = self.saved
+        return self._grads(_d.sigmoid_grad(grad, out), x, weight)
+
+
+class LinearTanh(Linear):
+    """tanh(x @ weight + bias).   dz = grad * (1 - out**2), then Linear's rule with dz
+
+    tanh in place on the product; the gradient is Tanh's `tanh_grad`."""
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        out = super().forward(x, weight, bias)
+        np.tanh(out, out=out)
+        self.save_for_backward(x, weight, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        x, weight, out = self.saved
+        return self._grads(_d.tanh_grad(grad, out), x, weight)
+
+
+class LinearReLU(Linear):
+    """max(x @ weight + bias, 0).   dz = grad * relu'(z), then Linear's rule with dz
+
+    The max is taken in place. ReLU's slope (0.5 at z == 0 exactly, as Relu's) is rebuilt from
+    the output, which the next layer keeps anyway, and the flat indices of the exact zeros of
+    z (almost always none): no array of z's size beyond what the unfused pair keeps.
+    """
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        z = super().forward(x, weight, bias)
+        if any(self.needs_input_grad):
+            self.save_for_backward(x, weight, z, np.flatnonzero(z == 0))
+        np.maximum(z, 0, out=z)  # NaN stays NaN, so sign(out) is Relu's NaN slope too
+        return z
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        x, weight, out, at_zero = self.saved
+        slope = _d.relu_slope_of_output(out, at_zero)  # a constant
+        if isinstance(grad, Tensor):  # create_graph: grad * slope is recorded
+            return self._grads(grad * slope, x, weight)
+        slope *= grad  # the new slope array becomes dz
+        return self._grads(slope, x, weight)
+
+
+def _x(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else tensor_arg(x, "linear")
+
+
+# one function per activation, so that nn.Linear looks its function up once (when the
+# activation is set) and each forward is one call and one apply
+def _plain(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    return Linear.apply(_x(x), weight) if bias is None else Linear.apply(_x(x), weight, bias)
+
+
+def _sigmoid(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if bias is None:
+        return LinearSigmoid.apply(_x(x), weight)
+    return LinearSigmoid.apply(_x(x), weight, bias)
+
+
+def _tanh(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    return LinearTanh.apply(_x(x), weight) if bias is None else LinearTanh.apply(_x(x), weight,
+                                                                                 bias)
+
+
+def _relu(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    return LinearReLU.apply(_x(x), weight) if bias is None else LinearReLU.apply(_x(x), weight,
+                                                                                 bias)
+
+
+_FUNCTIONS: dict[str | None, Callable[..., Tensor]] = {
+    None: _plain, "sigmoid": _sigmoid, "tanh": _tanh, "relu": _relu,
+}
+ACTIVATIONS: tuple[str | None, ...] = tuple(_FUNCTIONS)
+
+
+def linear_function(activation: str | None) -> Callable[..., Tensor]:
+    """The fused function `f(x, weight, bias=None)` for `activation` (None, "sigmoid", "tanh"
+    or "relu"): what nn.Linear(..., activation=...) looks up once and calls on every forward.
+    Anything else is a ValueError listing the choices."""
+    fn = _FUNCTIONS.get(activation) if activation is None or isinstance(activation, str) else None
+    if fn is None:
+        raise ValueError("linear: activation must be None, 'sigmoid', 'tanh' or 'relu', "
+                         f"got {activation!r}")
+    return fn
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None,
+           activation: str | None = None) -> Tensor:
+    """activation(x @ weight + bias) as one graph node (`Linear`, `LinearSigmoid`,
+    `LinearTanh` or `LinearReLU`): weight (in, out), bias (out,) or None, leading axes of x
+    are batch axes; other shapes are a ValueError naming them. `activation` is None,
+    "sigmoid", "tanh" or "relu"."""
+    return linear_function(activation)(x, weight, bias)
