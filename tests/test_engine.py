@@ -99,6 +99,7 @@ def test_backward_frees_saved_arrays() -> None:
 
 
 # ------------------------------------------------------------------------- deep graphs
+@pytest.mark.slow
 def test_hundred_thousand_deep_chain_backward() -> None:
     x = leaf(1.0)
     y = x
@@ -110,6 +111,7 @@ def test_hundred_thousand_deep_chain_backward() -> None:
     gc.collect()
 
 
+@pytest.mark.slow
 def test_hundred_thousand_deep_chain_grad() -> None:
     x = leaf(2.0)
     y = x
@@ -119,6 +121,7 @@ def test_hundred_thousand_deep_chain_grad() -> None:
     assert g.item() == 1.0
 
 
+@pytest.mark.slow
 def test_deep_chain_create_graph_second_derivative() -> None:
     x = leaf(0.5)
     y = x

@@ -950,6 +950,7 @@ def run_program(draw: st.DrawFn) -> int:
     return applied
 
 
+@pytest.mark.slow
 @settings(max_examples=settings.default.max_examples * PROGRAMS_PER_EXAMPLE,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
