@@ -872,6 +872,7 @@ ZERO_SIZE_BRANCH = ([np.zeros((3, 0)), np.ones((3, 1))], [("mean", 0), ("mul", 1
                     0)
 
 
+@pytest.mark.slow
 @settings(max_examples=400)
 @given(programs())
 @example(ZERO_SIZE_BRANCH)

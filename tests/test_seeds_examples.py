@@ -43,6 +43,7 @@ def test_xor_example_prints_the_articles_table(tmp_path):
     assert (tmp_path / "xor_loss.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_hotdogs_example_compares_the_four_models(tmp_path):
     """A short run (the full 1e5 iterations are tested in test_article_exact): the article's
     sample of five, the four models next to the article's numbers, and the picture."""
@@ -62,6 +63,7 @@ def test_hotdogs_example_compares_the_four_models(tmp_path):
     assert (tmp_path / "hotdogs_boundaries.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_iris_example_prints_the_trace(tmp_path):
     text = run_example("iris_seed1.py", tmp_path, "--iterations", "2000")
     # from the article's weights: its trace, line for line

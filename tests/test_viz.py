@@ -236,6 +236,7 @@ def test_draw_several_outputs():
     assert sorted(e for e in edges(g) if e[1] == "leaf1") == [("op3", "leaf1"), ("op4", "leaf1")]
 
 
+@pytest.mark.slow
 def test_draw_long_chain_with_max_nodes_hides_the_middle():
     x = mt.Tensor([1.0], requires_grad=True, name="x")
     t = x
