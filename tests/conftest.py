@@ -3,7 +3,7 @@
 - `dev`: quick local runs (25 examples per property);
 - `ci`: more examples (60), what CI runs;
 - `thorough`: a long local sweep (1,000 examples per property; tests/test_torch_fuzz.py then
-  runs 10,000 programs against PyTorch): `HYPOTHESIS_PROFILE=thorough pytest tests/...`;
+  runs 15,000 programs against PyTorch): `HYPOTHESIS_PROFILE=thorough pytest tests/...`;
 - `explore`: `thorough`'s size with fresh random examples on every run, to hunt for new bugs
   (a failure prints a reproduction blob; `--hypothesis-seed=N` repeats a sweep).
 
