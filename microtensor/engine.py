@@ -1,22 +1,26 @@
-"""The reverse-mode engine: an iterative walk of the graph from the outputs to the leaves.
+"""The reverse-mode engine: one iterative walk from the outputs to the leaves (`_run`).
 
-No recursion anywhere, so a chain of a million ops is as fine as a chain of three. Nodes are
-numbered as they are made (`Function.apply`), and a node's inputs are always older than it,
-so the walk takes nodes newest first from a heap: each runs its backward after every consumer
-has sent it a gradient, in a single pass (see `_run`). Every gradient is then fitted to its
-input: summed over broadcast axes (`unbroadcast`, the only place that undoes broadcasting)
-and cast to the input's dtype.
-
-First-order passes move plain ndarrays and run under no_grad. With `create_graph=True` the
-same backward formulas receive Tensors (see function.py), so the gradients carry a graph.
+1. Seeds (`_root_grad`) go to the outputs' nodes. Nodes are numbered as they are made and a
+   node's inputs are always older, so taking nodes newest first from a heap runs each node after
+   all of its consumers, in one pass: no recursion, no counting of dependencies, and a node that
+   gets no gradient is never visited. A chain keeps one heap entry, so any length is fine.
+2. A node's summed gradient goes through its hooks (and into a retain_grad tensor), then its
+   backward runs: on ndarrays with grad mode off, or, with `create_graph`, on Tensors wired to
+   its saved inputs and output (`_attach`) so that the gradients carry a graph.
+3. Each result is fitted to its input (`_fit`: `unbroadcast`, the only place that undoes
+   broadcasting, then the input's dtype) and added (`_add`) to what that input got so far: in
+   `grads` for a node, in the sink for a leaf.
+4. `.grad` is written only once the whole walk succeeded (`_commit`), so a backward that fails
+   half way changes no `.grad`. `mt.grad` reads the sink instead; `graph.record_backward`
+   watches the walk through an observer and writes nothing.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Sequence
-from heapq import heapify, heappop, heappush
+from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -32,29 +36,19 @@ _grad_lock = threading.Lock()
 _lock, _unlock = _grad_lock.acquire, _grad_lock.release  # bound once: cheaper than `with`
 
 
-def backward(
-    tensor: Tensor, gradient: Any = None, retain_graph: bool | None = None,
-    create_graph: bool = False,
-) -> None:
+def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) into `leaf.grad` for every leaf that requires grad."""
     if not tensor._requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad (no input of it requires grad, or it "
-            "was computed under no_grad)"
-        )
+        raise RuntimeError("backward: this tensor does not require grad (no input of it requires "
+                           "grad, or it was computed under no_grad)")
     root = _root_grad(tensor, gradient, create_graph, "backward")
-    _run([tensor], [root], create_graph if retain_graph is None else retain_graph,
-         create_graph, None)
+    _run([tensor], [root], create_graph if retain_graph is None else retain_graph, create_graph)
 
 
-def grad(
-    outputs: Tensor | Sequence[Tensor],
-    inputs: Tensor | Sequence[Tensor],
-    grad_outputs: Any = None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-    allow_unused: bool = False,
-) -> tuple[Tensor | None, ...]:
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned as a tuple; `.grad` is untouched.
 
     `grad_outputs` holds one gradient per output (None for one-element outputs). An input that
@@ -65,9 +59,7 @@ def grad(
     if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(
-            f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
-        )
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
@@ -75,324 +67,215 @@ def grad(
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad")
     roots = [_root_grad(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
-    found = _run(outputs, roots, create_graph if retain_graph is None else retain_graph,
-                 create_graph, inputs)
-    result = []
+    sink = _run(outputs, roots, create_graph if retain_graph is None else retain_graph,
+                create_graph, inputs)
     for i, t in enumerate(inputs):
-        g = found.get(id(t))
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(
-                    f"grad: input {i} was not used to compute the outputs "
-                    "(pass allow_unused=True to get None for it)"
-                )
-            result.append(None)
-        else:
-            result.append(g if isinstance(g, Tensor) else _make(np.array(g)))
-    return tuple(result)
+        if id(t) not in sink and not allow_unused:
+            raise RuntimeError(f"grad: input {i} was not used to compute the outputs (pass "
+                               "allow_unused=True to get None for it)")
+    got = [sink[id(t)][1] if id(t) in sink else None for t in inputs]
+    return tuple(g if g is None or isinstance(g, Tensor) else _make(np.array(g)) for g in got)
 
 
 def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
-    """The seed gradient of an output: ones for a one-element output, else `gradient`."""
+    """The seed gradient of output `t`: ones for a one-element output, else `gradient`."""
+    data = t.data
     if gradient is None:
-        if t.data.size != 1:
-            raise RuntimeError(
-                f"{where}: a gradient can be implied only for a one-element output; this output "
-                f"has shape {t.shape}, so pass gradient= (an array of that shape)"
-            )
-        data = t.data
+        if data.size != 1:
+            raise RuntimeError(f"{where}: a gradient can be implied only for a one-element "
+                               f"output; this output has shape {t.shape}, so pass gradient= (an "
+                               "array of that shape)")
         # np.ones is a Python-level function; a 0-d output (every loss) takes the cheap way
         g = np.array(1, dtype=data.dtype) if not data.ndim else np.ones(data.shape, data.dtype)
     else:
-        if isinstance(gradient, Tensor):
-            g = gradient.data
-        else:
-            try:
-                g = np.asarray(gradient)
-            except (TypeError, ValueError) as e:  # a ragged list
-                raise TypeError(f"{where}: cannot use this gradient as an array ({e})") from None
-            if g.dtype.kind not in "biuf":  # complex would lose its imaginary part in the cast
-                raise TypeError(
-                    f"{where}: the gradient must be a real (bool, integer or float) array, "
-                    f"got dtype {g.dtype}"
-                )
-        if g.shape != t.shape:
-            raise ValueError(
-                f"{where}: gradient shape {g.shape} does not match the output shape {t.shape}"
-            )
-        if g.dtype != t.dtype:
-            try:
-                g = g.astype(t.dtype)
-            except FloatingPointError as e:  # errstate(over="raise"): 1e308 into float32
-                raise FloatingPointError(f"{where}: casting the gradient: {e}") from None
+        try:
+            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        except (TypeError, ValueError) as e:  # a ragged list
+            raise TypeError(f"{where}: cannot use this gradient as an array ({e})") from None
+        if g.dtype.kind not in "biuf":  # complex would lose its imaginary part in the cast
+            raise TypeError(f"{where}: the gradient must be a real (bool, integer or float) "
+                            f"array, got dtype {g.dtype}")
+        if g.shape != data.shape:
+            raise ValueError(f"{where}: gradient shape {g.shape} does not match the output "
+                             f"shape {t.shape}")
+        try:
+            g = g if g.dtype == data.dtype else g.astype(data.dtype)
+        except FloatingPointError as e:  # errstate(over="raise"): 1e308 into float32
+            raise FloatingPointError(f"{where}: casting the gradient: {e}") from None
     if create_graph:
         return gradient if isinstance(gradient, Tensor) and gradient.dtype == t.dtype else _make(g)
     return g
 
 
-def _run(
-    roots: list[Tensor], seeds: list[Any], retain_graph: bool, create_graph: bool,
-    targets: list[Tensor] | None,
-) -> dict[int, Any]:
-    """Propagate `seeds` from `roots`. With `targets`, collect their gradients in a dict (by
-    id) instead of touching `.grad`; otherwise accumulate into the leaves' `.grad`.
-
-    Order: every node carries a sequence number from its creation (`Function.apply`), and a
-    node is always created after the nodes of its inputs. So taking nodes newest first (a
-    heap keyed on -seq) runs each node after all of its consumers, in one pass: no counting
-    of dependencies beforehand, and nodes that receive no gradient are never visited. A chain
-    keeps one entry in the heap, so it costs the same per op at any length.
-
-    `.grad` is written only after the whole walk succeeded (leaf gradients and retained
-    non-leaf gradients are gathered first, then committed), so a backward that fails half way
-    (a wrong-shaped gradient, a hook that raises) leaves every `.grad` as it was.
-    """
-    found: dict[int, Any] = {}
-    target_ids = None if targets is None else {id(t) for t in targets}
-    target_nodes = None if targets is None else {
-        t.grad_fn: id(t) for t in targets if t.grad_fn is not None}
-    pending: dict[int, list[Any]] = {}  # id(tensor) -> [tensor, summed gradient]
-    grads: dict[Any, Any] = {}
+def _run(roots: list[Tensor], seeds: list[Any], retain_graph: bool, create_graph: bool,
+         targets: list[Tensor] | None = None, observer: Any = None) -> dict[int, list[Any]]:
+    """Send `seeds` back from `roots`; return the sink, id(tensor) -> [tensor, gradient, owned]
+    (owned: the engine or the op made the array). backward() commits it (every leaf and
+    retain_grad tensor) to `.grad`; with `targets` (mt.grad) it keeps only theirs and only nodes
+    that lead to one run; an `observer` sees each node and edge, and then no hook runs."""
+    sink: dict[int, list[Any]] = {}
+    grads: dict[Any, Any] = {}  # node -> its summed gradient, until it runs
     heap: list[tuple[int, Any]] = []
-    for t, g in zip(roots, seeds):
-        n = t.grad_fn
-        if n is None:
-            _deliver(t, g, target_ids, found, pending)
-        elif n in grads:
-            grads[n] = _add(grads[n], g)
-        else:
-            grads[n] = g
-            heap.append((-n._seq, n))
-    heapify(heap)
-    needed = None if targets is None else _needed(list(grads), target_ids, target_nodes)
+    wanted = needed = None
+    caught: dict[Any, Tensor] = {}  # node -> the non-leaf target it made (mt.grad)
+    if targets is not None:
+        wanted = {id(t) for t in targets}
+        caught = {t.grad_fn: t for t in targets if t.grad_fn is not None}
+        needed = _needed([t.grad_fn for t in roots if t.grad_fn is not None], wanted, caught)
+    hooked = observer is None  # an observed pass runs no hooks,
+    plain = hooked and targets is None  # and only backward() fills retain_grad and .grad
+    anomaly = _state.anomaly and hooked
     prev_mode = _state.grad_enabled
-    anomaly = _state.anomaly
     _state.grad_enabled = create_graph
-    grad_call = targets is not None
     try:
-        while heap:
+        n, results, owned = None, seeds, False  # the seeds come from no node
+        edges = [t if t.grad_fn is None else t.grad_fn for t in roots]
+        while True:
+            i = -1
+            for e in edges:
+                i += 1
+                gi = results[i]
+                if e is None or gi is None:
+                    continue
+                leaf = isinstance(e, Tensor)
+                if leaf:
+                    data = e.data
+                    shape, dtype = data.shape, data.dtype
+                else:
+                    shape, dtype = e._shape, e._dtype
+                # most gradients fit already: two comparisons rather than a call (NumPy's
+                # built-in dtypes are shared objects, so `is` settles most)
+                if (type(gi) is not np.ndarray or gi.shape != shape
+                        or (gi.dtype is not dtype and gi.dtype != dtype)):
+                    gi = _fit(gi, shape, dtype, n, i)
+                if observer is not None:
+                    observer.on_edge(n, i, e, results[i], gi)
+                if leaf:
+                    entry = sink.get(id(e))
+                    if entry is not None:
+                        entry[1] = _add(entry[1], gi)
+                        entry[2] = True  # a sum the engine made
+                    elif wanted is None or id(e) in wanted:
+                        sink[id(e)] = [e, gi, owned]
+                    continue
+                prev = grads.get(e)
+                if prev is not None:
+                    grads[e] = _add(prev, gi)
+                elif needed is None or e in needed:
+                    grads[e] = gi
+                    heappush(heap, (-e._seq, e))
+            if not heap:
+                break
             n = heappop(heap)[1]
             g = grads.pop(n)
-            if grad_call or n._hooks or n._retain is not None:  # the rare cases, one test
-                if needed is not None and n not in needed:
-                    continue
-                if n._hooks:
+            if n._hooks or n._retain is not None or (caught and n in caught):  # rare
+                if n._hooks and hooked:
                     g = _call_hooks(n._hooks, g, create_graph)
-                if n._retain is not None and targets is None:
-                    owner = n._retain()
-                    if owner is not None:
-                        _gather(pending, owner, g)
-                if target_nodes is not None and n in target_nodes:
-                    key = target_nodes[n]
-                    found[key] = _add(found[key], g) if key in found else g
-            if not create_graph and n.saved is not None:  # _call_backward's common case
-                try:
+                owner = n._retain() if n._retain is not None and plain else None
+                if owner is not None:
+                    sink[id(owner)] = [owner, g, False]
+                if caught and n in caught:
+                    sink[id(caught[n])] = [caught[n], g, False]
+            if observer is not None:
+                observer.on_node(n, g)
+            saved = n.saved
+            if saved is None:
+                raise RuntimeError(f"backward: the graph through {type(n).__name__} was already "
+                                   "freed by an earlier backward(); call the first backward with "
+                                   "retain_graph=True to go through it twice")
+            try:
+                if create_graph and saved:
+                    n.saved = _attach(n, saved)
+                    try:
+                        results = n.backward(g)
+                    finally:
+                        n.saved = saved
+                else:
                     results = n.backward(g)
-                except FloatingPointError as e:
-                    raise _backward_float_error(n, e) from None
-            else:
-                results = _call_backward(n, g, create_graph)
+            except FloatingPointError as e:  # np.errstate(...="raise"): name the op
+                raise FloatingPointError(f"{type(n).__name__}.backward: {e}"
+                                         + _made_at(n, "")) from None
             if not retain_graph:
                 n.saved = None  # frees the arrays; also marks the node as freed
             if type(results) is not tuple:
                 results = results if type(results) is list else (results,)
-            if len(results) != len(n._edges):
-                raise RuntimeError(
-                    f"{type(n).__name__}.backward returned {len(results)} gradients for "
-                    f"{len(n._edges)} inputs"
-                )
+            edges = n._edges
+            if len(results) != len(edges):
+                raise RuntimeError(f"{type(n).__name__}.backward returned {len(results)} "
+                                   f"gradients for {len(edges)} inputs")
             if anomaly:
                 _check_backward(n, g, results)
-            i = -1
-            for e in n._edges:
-                i += 1
-                if e is None:
-                    continue
-                gi = results[i]
-                if gi is None:
-                    continue
-                if isinstance(e, Tensor):
-                    data = e.data
-                    # the common case (an array of the right shape and dtype already)
-                    # costs two comparisons here instead of a call to _fit (NumPy's
-                    # built-in dtypes are shared objects, so `is` settles most)
-                    if (type(gi) is not np.ndarray or gi.shape != data.shape
-                            or (gi.dtype is not data.dtype and gi.dtype != data.dtype)):
-                        gi = _fit(gi, data.shape, data.dtype, n, i)
-                    if target_ids is None:  # backward(): gathered for .grad
-                        entry = pending.get(id(e))
-                        if entry is None:
-                            pending[id(e)] = [e, gi, n._fresh_grads]
-                        else:
-                            entry[1] = _add(entry[1], gi)
-                            entry[2] = True  # a sum the engine made
-                    else:
-                        _deliver(e, gi, target_ids, found, pending)
-                    continue
-                if (type(gi) is not np.ndarray or gi.shape != e._shape
-                        or (gi.dtype is not e._dtype and gi.dtype != e._dtype)):
-                    gi = _fit(gi, e._shape, e._dtype, n, i)
-                prev = grads.get(e)
-                if prev is None:
-                    grads[e] = gi
-                    heappush(heap, (-e._seq, e))
-                else:
-                    grads[e] = _add(prev, gi)
-        if pending:
-            _commit(pending, create_graph)
-        if targets is not None:
-            # a leaf's hooks see its gradient in mt.grad too, as they do in backward
-            for t in {id(t): t for t in targets}.values():
-                if t.grad_fn is None and t._hooks and id(t) in found:
-                    found[id(t)] = _call_hooks(t._hooks, found[id(t)], create_graph)
+            owned = n._fresh_grads
+        if hooked:  # a leaf's hooks see its total gradient, in backward and in mt.grad alike
+            for entry in sink.values() if targets is None else (
+                    sink[k] for k in dict.fromkeys(map(id, targets)) if k in sink):
+                t = entry[0]
+                if t._hooks and t.grad_fn is None:
+                    entry[1], entry[2] = _call_hooks(t._hooks, entry[1], create_graph), False
+        if plain and sink:
+            _commit(sink.values(), create_graph)
     finally:
         _state.grad_enabled = prev_mode
-    return found
+    return sink
 
 
-def _needed(starts: list[Any], target_ids: set[int], target_nodes: dict[Any, int]) -> set[Any]:
-    """Nodes from which some target is reachable (mt.grad skips every other backward)."""
-    seen = set(starts)
-    stack = list(starts)
+def _needed(starts: list[Any], wanted: set[int], caught: dict[Any, Tensor]) -> set[Any]:
+    """Nodes from which some target can be reached: mt.grad runs no other backward."""
+    seen, stack = set(starts), list(starts)
     while stack:
         for e in stack.pop()._edges:
             if e is not None and not isinstance(e, Tensor) and e not in seen:
                 seen.add(e)
                 stack.append(e)
     needed: set[Any] = set()
-    for n in sorted(seen, key=_seq_of):  # oldest first: a node's inputs come before it
-        if n in target_nodes or any(
-            e is not None and (id(e) in target_ids if isinstance(e, Tensor) else e in needed)
-            for e in n._edges
-        ):
+    for n in sorted(seen, key=lambda n: n._seq):  # oldest first: inputs before their node
+        if n in caught or any(e is not None and (id(e) in wanted if isinstance(e, Tensor)
+                                                 else e in needed) for e in n._edges):
             needed.add(n)
     return needed
 
 
-def _seq_of(n: Any) -> int:
-    return n._seq
-
-
-def _call_backward(n: Any, g: Any, create_graph: bool) -> Any:
-    """Run one node's backward the careful way: refuse a freed node, and under create_graph
-    hand the formulas the saved values as Tensors wired into the graph."""
-    saved = n.saved
-    if saved is None:
-        raise RuntimeError(
-            f"backward: the graph through {type(n).__name__} was already freed by an earlier "
-            "backward(); call the first backward with retain_graph=True to go through it twice"
-        )
-    try:
-        if create_graph and saved:
-            n.saved = _attach(n, saved)
-            try:
-                return n.backward(g)
-            finally:
-                n.saved = saved
-        return n.backward(g)
-    except FloatingPointError as e:
-        raise _backward_float_error(n, e) from None
-
-
-def _backward_float_error(n: Any, e: FloatingPointError) -> FloatingPointError:
-    """NumPy raising under np.errstate(...="raise") in a backward: name the op and, in
-    anomaly mode, where it was made."""
-    where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else ""
-    return FloatingPointError(
-        f"{type(n).__name__}.backward: {e}" + (f"\nThe op was created at:\n{where}"
-                                                if where else "")
-    )
-
-
 def _attach(n: Any, saved: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Saved arrays as Tensors wired into the graph, so a backward pass can be differentiated:
+    """Saved arrays as Tensors wired into the graph, so that a backward can be differentiated:
     a saved input becomes that input (its leaf, or a new handle on its node), the saved output
-    becomes a handle on this node, and anything else stays a constant array."""
+    a handle on this node; anything else stays a constant array."""
     out = []
     for s, src in zip(saved, n._saved_src):
-        if src is None:
-            out.append(s)
-        elif src == -1:
-            out.append(_make(s, True, n))
-        else:
-            e = n._edges[src]
-            if e is None:
-                out.append(s)
-            elif isinstance(e, Tensor):
-                out.append(e)
-            else:
-                out.append(_make(s, True, e))
+        e = n if src == -1 else None if src is None else n._edges[src]
+        out.append(s if e is None else e if isinstance(e, Tensor) else _make(s, True, e))
     return tuple(out)
 
 
 def _fit(g: Any, shape: tuple[int, ...], dtype: np.dtype, n: Any, i: int) -> Any:
     """Make gradient `g` (for input `i` of node `n`) match its input's shape and dtype."""
-    if not isinstance(g, (np.ndarray, Tensor)):
-        g = np.asarray(g)
+    g = g if isinstance(g, (np.ndarray, Tensor)) else np.asarray(g)
     if g.shape != shape:
         try:
             g = unbroadcast(g, shape)
         except (ValueError, IndexError):
             pass
         if g.shape != shape:
-            raise RuntimeError(
-                f"{type(n).__name__}.backward returned a gradient of shape {g.shape} for "
-                f"input {i} of shape {shape}"
-            )
-    if g.dtype != dtype:
-        g = g.astype(dtype)
-    if type(g) is not np.ndarray and not isinstance(g, Tensor):
-        # a full reduction in unbroadcast or astype on a 0-d array gives a NumPy scalar (and
-        # an ndarray subclass would leak into .grad): every gradient the engine moves is an
-        # ndarray
-        g = np.asarray(g)
-    return g
+            raise RuntimeError(f"{type(n).__name__}.backward returned a gradient of shape "
+                               f"{g.shape} for input {i} of shape {shape}")
+    g = g if g.dtype == dtype else g.astype(dtype)
+    # a full reduction or astype of a 0-d array gives a NumPy scalar, and an ndarray subclass
+    # would leak into .grad: every gradient the engine moves is an ndarray or a Tensor
+    return g if type(g) is np.ndarray or isinstance(g, Tensor) else np.asarray(g)
 
 
 def _add(a: Any, b: Any) -> Any:
     """a + b for two gradients of one tensor; stays an ndarray when both are 0-d (NumPy
     returns a scalar for 0-d + 0-d, which would reach `.grad` as a numpy.float64)."""
     s = a + b
-    if type(s) is np.ndarray or isinstance(s, Tensor):
-        return s
-    return np.asarray(s)
+    return s if type(s) is np.ndarray or isinstance(s, Tensor) else np.asarray(s)
 
 
-def _deliver(leaf: Tensor, g: Any, target_ids: set[int] | None, found: dict[int, Any],
-             pending: dict[int, list[Any]]) -> None:
-    """A leaf's gradient: into `found` (mt.grad) or gathered for `.grad` (backward)."""
-    if target_ids is not None:
-        key = id(leaf)
-        if key in target_ids:
-            found[key] = _add(found[key], g) if key in found else g
-        return
-    _gather(pending, leaf, g)
-
-
-def _gather(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
-    entry = pending.get(id(t))
-    if entry is None:
-        pending[id(t)] = [t, g, False]
-    else:
-        entry[1] = _add(entry[1], g)
-        entry[2] = True
-
-
-def _commit(pending: dict[int, list[Any]], create_graph: bool) -> None:
-    """Run leaf hooks on each leaf's total gradient, then accumulate every gradient into
-    `.grad`. A first-order gradient is copied unless the engine or the op made it (a sum, or
-    an op with `_fresh_grads`), so `.grad` never aliases an array the caller or an op still
-    holds."""
-    final = pending.values()
-    if any(t._hooks for t, _, _ in final):
-        final = [
-            (t, _call_hooks(t._hooks, g, create_graph), False)
-            if t.grad_fn is None and t._hooks else (t, g, owned)
-            for t, g, owned in final
-        ]
+def _commit(entries: Iterable[list[Any]], create_graph: bool) -> None:
+    """Accumulate the gathered gradients into `.grad`. A first-order gradient is copied unless
+    it is `owned`, so `.grad` never aliases an array the caller or an op still holds."""
     _lock()
     try:
-        for t, g, owned in final:
+        for t, g, owned in entries:
             if create_graph:
                 new = g if isinstance(g, Tensor) else _make(np.array(g))
                 t.grad = new if t.grad is None else t.grad + new
@@ -411,15 +294,18 @@ def _call_hooks(hooks: list[Any], g: Any, create_graph: bool) -> Any:
     for hook in list(hooks):
         out = hook(t)
         if out is not None:
-            if not isinstance(out, Tensor):
-                out = _make(np.asarray(out))
+            out = out if isinstance(out, Tensor) else _make(np.asarray(out))
             if out.shape != t.shape:
-                raise RuntimeError(
-                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
-                    f"{out.shape} for a tensor of shape {t.shape}"
-                )
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
+                                   f"of shape {out.shape} for a tensor of shape {t.shape}")
             t = out
     return t if create_graph else t.data
+
+
+def _made_at(n: Any, unknown: str) -> str:
+    """Where node `n` was made (kept in anomaly mode), as a paragraph for an error."""
+    where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else unknown
+    return f"\nThe op was created at:\n{where}" if where else ""
 
 
 def _check_backward(n: Any, g: Any, results: tuple[Any, ...]) -> None:
@@ -428,12 +314,8 @@ def _check_backward(n: Any, g: Any, results: tuple[Any, ...]) -> None:
         a = a.data if isinstance(a, Tensor) else np.asarray(a)
         return a.dtype.kind != "f" or bool(np.isfinite(a).all())
 
-    if not finite(g):
-        return
     for i, r in enumerate(results):
-        if r is not None and not finite(r):
-            where = "".join(traceback.format_list(n._trace[-4:])) if n._trace else "(unknown)\n"
-            raise FloatingPointError(
-                f"detect_anomaly: {type(n).__name__}.backward produced nan/inf in the gradient "
-                f"of input {i} from a finite incoming gradient.\nThe op was created at:\n{where}"
-            )
+        if r is not None and not finite(r) and finite(g):
+            raise FloatingPointError(f"detect_anomaly: {type(n).__name__}.backward produced "
+                                     f"nan/inf in the gradient of input {i} from a finite "
+                                     "incoming gradient." + _made_at(n, "(unknown)\n"))
