@@ -127,7 +127,7 @@ def draw_backward(
     flow = None
     if show_grad:
         grads = gradient if isinstance(gradient, (list, tuple)) else [gradient] * len(outputs)
-        if all(not getattr(n, "_freed", False) for n in graph.ops):
+        if not any(n.freed for n in graph.ops):
             flow = replay(graph, list(grads))
         else:
             note = "gradients not shown: backward() already freed this graph"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..graph import NodeView
 from ..tensor import Tensor
 from . import _style
 from ._format import (
@@ -34,7 +35,7 @@ def forward_picture(graph: Graph, opts: Options) -> Picture:
     """Nodes and edges of the forward graph: leaves, constants, ops and the tensors between."""
     pic = Picture()
     units = Units(graph)
-    roots = {t.grad_fn for t in graph.outputs if t.grad_fn is not None}
+    roots = {NodeView.of(t) for t in graph.outputs if t.grad_fn is not None}
     leaf_ids = {id(t): f"leaf{k + 1}" for k, t in enumerate(graph.leaves)}
     out_leaves = {id(t) for t in graph.outputs if t.grad_fn is None}
     drawn_t: set[Any] = set()
@@ -49,10 +50,10 @@ def forward_picture(graph: Graph, opts: Options) -> Picture:
             if units.visible(n):
                 lines = [(a, _style.GREY) for a in op_args(n)]
                 if not opts.intermediates:
-                    lines.append((f"→ {fmt_shape(n._shape)}", _style.GREY))
+                    lines.append((f"→ {fmt_shape(n.shape)}", _style.GREY))
                 pic.node(
                     units.id(n),
-                    _style.label(type(n).__name__, lines),
+                    _style.label(n.name, lines),
                     _style.node_attrs("op"),
                     units.path(n),
                     "op",
@@ -68,13 +69,14 @@ def forward_picture(graph: Graph, opts: Options) -> Picture:
             if n in drawn_t:
                 pic.edge(dst, f"t{graph.order[n] + 1}")
             continue
+        inputs = n.inputs
         shown = [
             i
-            for i, e in enumerate(n._edges)
+            for i, e in enumerate(inputs)
             if e is not None or (opts.show_constants and not is_argument(n, i))
         ]
-        named = units.visible(n) and len(shown) > 1 and type(n).__name__ not in _COMMUTATIVE
-        for i, e in enumerate(n._edges):
+        named = units.visible(n) and len(shown) > 1 and n.name not in _COMMUTATIVE
+        for i, e in enumerate(inputs):
             attrs = {"label": input_name(n, i)} if named and i in shown else {}
             if e is None:
                 if f"c{graph.order[n] + 1}_{i}" in pic.ids:
@@ -95,7 +97,7 @@ def _on_border(graph: Graph, n: Any) -> bool:
     """Whether a hidden op has an input outside its own group (only those need edges)."""
     own = graph.unit[n]
     return any(
-        e is not None and not isinstance(e, Tensor) and graph.unit[e] != own for e in n._edges
+        e is not None and not isinstance(e, Tensor) and graph.unit[e] != own for e in n.inputs
     )
 
 
@@ -109,7 +111,7 @@ def _forward_inputs(
     opts: Options,
 ) -> None:
     """Draw the leaves and constants that feed op `n`, just before `n` (reading order)."""
-    for i, e in enumerate(n._edges):
+    for i, e in enumerate(n.inputs):
         if isinstance(e, Tensor):
             users = [c for c in graph.consumers_of_leaf(e) if not units.hidden(c)]
             path = common_path([units.path(c) for c in users]) if is_parameter(e) else ()
@@ -156,7 +158,7 @@ def _op_output_node(
     grad = t.grad.data if t is not None and t.grad is not None else None
     name = graph.op_name(n)
     title = name or ("output" if is_output else None)
-    text, bad = tensor_label(title, n._shape, n._dtype, data, grad, opts, italic=not name)
+    text, bad = tensor_label(title, n.shape, n.dtype, data, grad, opts, italic=not name)
     kind = "output" if is_output else "tensor"
     path = () if is_output else units.path(n)
     pic.node(
@@ -177,7 +179,7 @@ def backward_picture(graph: Graph, opts: Options, replay: Any | None) -> Picture
         if t.grad_fn is None:
             continue
         single = len(graph.outputs) == 1
-        name = graph.op_name(t.grad_fn) or ("out" if single else f"out{k + 1}")
+        name = graph.op_name(NodeView.of(t)) or ("out" if single else f"out{k + 1}")
         seed = replay.seeds[k] if replay is not None else None
         lines: list[tuple[str, str | None]] = [(f"{fmt_shape(t.shape)} {t.dtype}", _style.GREY)]
         if seed is not None and opts.show_grad:
@@ -191,7 +193,7 @@ def backward_picture(graph: Graph, opts: Options, replay: Any | None) -> Picture
             (),
             "seed",
         )
-        pic.edge(f"seed{k + 1}", units.id(t.grad_fn), label=fmt_shape(t.shape))
+        pic.edge(f"seed{k + 1}", units.id(NodeView.of(t)), label=fmt_shape(t.shape))
     for n in graph.ops:
         if units.visible(n):
             _backward_node(pic, units, n, opts, replay)
@@ -199,7 +201,7 @@ def backward_picture(graph: Graph, opts: Options, replay: Any | None) -> Picture
             units.group_node(pic, n, True)
             if n in graph.hidden and not _on_border(graph, n):
                 continue
-        for i, e in enumerate(n._edges):
+        for i, e in enumerate(n.inputs):
             if e is None:
                 continue
             if isinstance(e, Tensor):
@@ -210,7 +212,7 @@ def backward_picture(graph: Graph, opts: Options, replay: Any | None) -> Picture
                 leaf_node(pic, graph, e, leaf_ids[id(e)], path, opts, False, backward=True)
                 dst, shape = leaf_ids[id(e)], e.shape
             else:
-                dst, shape = units.id(e), e._shape
+                dst, shape = units.id(e), e.shape
             text = fmt_shape(shape)
             if replay is not None and opts.show_grad and (n, i) in replay.outgoing:
                 # "\\n" is DOT's own line break: the DOT text stays one line per edge
@@ -232,7 +234,7 @@ def _backward_node(pic: Picture, units: Units, n: Any, opts: Options, replay: An
     lines.append((derivative, None))
     lines += [(a, _style.GREY) for a in op_args(n)]
     bad = False
-    if getattr(n, "_freed", False):
+    if n.freed:
         lines.append(("saved: freed by backward()", _style.GREY))
     else:
         items = saved_items(n)
@@ -252,7 +254,7 @@ def _backward_node(pic: Picture, units: Units, n: Any, opts: Options, replay: An
             lines.append((f"⚠ grad: {worst}", BAD))
     pic.node(
         units.id(n),
-        _style.label(f"{type(n).__name__}Backward", lines),
+        _style.label(f"{n.name}Backward", lines),
         _style.node_attrs("backward", bad),
         units.path(n),
         "backward" + ("+nan" if bad else ""),

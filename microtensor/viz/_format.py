@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import NodeView
+
 #: Tensors with at most this many elements are printed in full in a picture.
 PICTURE_LIMIT = 6
 #: ... and in `explain`'s text.
@@ -126,19 +128,20 @@ def _fmt_arg(v: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def op_args(fn: Any) -> list[str]:
+def op_args(fn: NodeView) -> list[str]:
     """The key arguments of an op node: its keyword arguments (axis, keepdims, shape, index,
     ...; defaults such as axis=None are left out) and what forward recorded (Pow's exponent,
     Clip's bounds)."""
     out = []
-    exponent = getattr(fn, "exponent", None)
+    op = fn.function
+    exponent = getattr(op, "exponent", None)
     if exponent is not None:
         out.append(f"exponent={_fmt_arg(exponent)}")
     for attr, label in (("lo", "min"), ("hi", "max")):
-        bound = fn.__dict__.get(attr)
+        bound = vars(op).get(attr)
         if bound is not None:
             out.append(f"{label}={_fmt_arg(bound)}")
-    for key, value in (getattr(fn, "_kwargs", None) or {}).items():
+    for key, value in fn.kwargs.items():
         if value is None or value is False:
             continue
         if key == "index":
@@ -158,9 +161,9 @@ def _doc_line(cls: type) -> str:
     return doc.strip().splitlines()[0].strip()
 
 
-def rule(fn: Any) -> str:
+def rule(fn: NodeView) -> str:
     """The first line of the op's docstring: its definition and one-line derivative rule."""
-    return _doc_line(type(fn)) or f"{type(fn).__name__} (no docstring: no rule to show)"
+    return _doc_line(type(fn.function)) or f"{fn.name} (no docstring: no rule to show)"
 
 
 def split_rule(text: str) -> tuple[str, str]:
@@ -190,9 +193,9 @@ def _input_names(cls: type) -> tuple[tuple[str, ...], str | None, frozenset[int]
     return tuple(names), star, frozenset(optional)
 
 
-def input_name(fn: Any, i: int) -> str:
+def input_name(fn: NodeView, i: int) -> str:
     """The name forward gives its input `i` ("x", "y", "xs[2]"), or "input i"."""
-    names, star, _ = _input_names(type(fn))
+    names, star, _ = _input_names(type(fn.function))
     if i < len(names):
         return names[i]
     if star is not None:
@@ -200,29 +203,17 @@ def input_name(fn: Any, i: int) -> str:
     return f"input {i}"
 
 
-def is_argument(fn: Any, i: int) -> bool:
+def is_argument(fn: NodeView, i: int) -> bool:
     """True when positional input `i` is an argument with a default (Clip's min/max, Cast's
     dtype) rather than an array input: such inputs are shown on the op, not as nodes."""
-    return i in _input_names(type(fn))[2]
+    return i in _input_names(type(fn.function))[2]
 
 
-def saved_items(fn: Any) -> list[tuple[str, Any]]:
+def saved_items(fn: NodeView) -> list[tuple[str, Any]]:
     """What an op saved for backward, as (what, value): "x", "out", or "aux" for constants it
     computed (masks, signs). Empty when it saved nothing; see `freed` for freed nodes."""
-    saved = getattr(fn, "saved", None)
-    if not saved:
-        return []
-    src = getattr(fn, "_saved_src", None) or [None] * len(saved)
-    items = []
-    for value, s in zip(saved, src):
-        if s is None:
-            what = "aux"
-        elif s == -1:
-            what = "out"
-        else:
-            what = input_name(fn, s)
-        items.append((what, value))
-    return items
+    short = {"constant": "aux", "output": "out"}
+    return [(short.get(kind) or input_name(fn, i), value) for kind, i, value in fn.saved]
 
 
 def describe_value(value: Any) -> str:

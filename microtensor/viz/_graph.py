@@ -1,10 +1,11 @@
 """The graph as pictures see it: an iterative walk from the outputs, numbered deterministically.
 
-The core graph holds op nodes (`Function`s) and leaf Tensors; intermediate Tensors are not
-referenced by it. So an intermediate is identified with the op that made it, its shape and
-dtype come from the node, and its value is known only when something still holds it: it is
-an output given to us, a tensor named in `names`, a tensor that called `retain_grad()`, or an
-array saved for backward (by its own op, as `out`, or by a consumer, as an input).
+The core graph holds op nodes (read through `microtensor.graph.NodeView`, never through
+their private slots) and leaf Tensors; intermediate Tensors are not referenced by it. So an
+intermediate is identified with the op that made it, its shape and dtype come from the node,
+and its value is known only when something still holds it: it is an output given to us, a
+tensor named in `names`, a tensor that called `retain_grad()`, or an array saved for backward
+(by its own op, as `out`, or by a consumer, as an input).
 
 Numbering follows a breadth-first topological order from the outputs (the order in which a
 backward pass may run the nodes), with inputs visited in argument order, so the same graph
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..graph import NodeView
 from ..tensor import Tensor
 
 
@@ -26,17 +28,17 @@ class Graph:
     """Everything the drawing and explaining code needs, in deterministic order."""
 
     outputs: list[Tensor]
-    ops: list[Any]
-    order: dict[Any, int]
+    ops: list[NodeView]
+    order: dict[NodeView, int]
     leaves: list[Tensor]
-    consumers: dict[Any, list[Any]]
-    known: dict[Any, Tensor]
-    values: dict[Any, Any]
-    const_values: dict[tuple[Any, int], Any]
+    consumers: dict[NodeView, list[NodeView]]
+    known: dict[NodeView, Tensor]
+    values: dict[NodeView, Any]
+    const_values: dict[tuple[NodeView, int], Any]
     names: dict[int, str]
-    node_names: dict[Any, str]
-    leaf_users: dict[int, list[Any]] = field(default_factory=dict)
-    const_names: dict[tuple[Any, int], str] = field(default_factory=dict)
+    node_names: dict[NodeView, str]
+    leaf_users: dict[int, list[NodeView]] = field(default_factory=dict)
+    const_names: dict[tuple[NodeView, int], str] = field(default_factory=dict)
     unit: dict[Any, Any] = field(default_factory=dict)
     units: list[Any] = field(default_factory=list)
     hidden: dict[Any, int] = field(default_factory=dict)
@@ -46,11 +48,11 @@ class Graph:
         """The name of a leaf tensor: from `names`, else its `.name`."""
         return self.names.get(id(t)) or t.name
 
-    def op_name(self, fn: Any) -> str | None:
+    def op_name(self, fn: NodeView) -> str | None:
         """The name of the tensor an op produced, when one is known."""
         return self.node_names.get(fn)
 
-    def consumers_of_leaf(self, t: Tensor) -> list[Any]:
+    def consumers_of_leaf(self, t: Tensor) -> list[NodeView]:
         """The ops that take leaf `t` as an input, in graph order."""
         return self.leaf_users.get(id(t), [])
 
@@ -76,9 +78,9 @@ def build(outputs: Iterable[Tensor], names: Mapping[Any, Any] | None = None) -> 
     if not outs:
         raise ValueError("viz: give at least one tensor to draw")
     roots = []
-    seen: set[Any] = set()
+    seen: set[NodeView] = set()
     for t in outs:
-        n = t.grad_fn
+        n = NodeView.of(t)
         if n is not None and n not in seen:
             seen.add(n)
             roots.append(n)
@@ -86,17 +88,18 @@ def build(outputs: Iterable[Tensor], names: Mapping[Any, Any] | None = None) -> 
     order = {n: i for i, n in enumerate(ops)}
     leaves = _leaves(outs, ops)
     name_map = _name_map(names)
-    node_names: dict[Any, str] = {}
-    known: dict[Any, Tensor] = {}
+    node_names: dict[NodeView, str] = {}
+    known: dict[NodeView, Tensor] = {}
     for n in ops:
-        owner = n._retain() if getattr(n, "_retain", None) is not None else None
+        owner = n.retained
         if owner is not None:
             known[n] = owner
     extra = [v for v in (names or {}).values() if isinstance(v, Tensor)]
     extra += [k for k in (names or {}) if isinstance(k, Tensor)]
     for t in extra + outs:
-        if t.grad_fn is not None and t.grad_fn in order:
-            known[t.grad_fn] = t
+        n = NodeView.of(t)
+        if n is not None and n in order:
+            known[n] = t
     for n, t in known.items():
         name = name_map.get(id(t)) or t.name
         if name:
@@ -105,12 +108,12 @@ def build(outputs: Iterable[Tensor], names: Mapping[Any, Any] | None = None) -> 
     # a constant is only an array in the graph; name it after the tensor that holds that array
     data_names = {id(t.data): name_map.get(id(t)) or t.name for t in extra + outs}
     const_names = {k: data_names[id(v)] for k, v in const_values.items() if data_names.get(id(v))}
-    leaf_users: dict[int, list[Any]] = {}
+    leaf_users: dict[int, list[NodeView]] = {}
     for n in ops:
-        for e in n._edges:
+        for e in n.inputs:
             if isinstance(e, Tensor):
                 users = leaf_users.setdefault(id(e), [])
-                if not users or users[-1] is not n:
+                if not users or users[-1] != n:
                     users.append(n)
     return Graph(
         outs,
@@ -128,14 +131,18 @@ def build(outputs: Iterable[Tensor], names: Mapping[Any, Any] | None = None) -> 
     )
 
 
-def _toposort(roots: list[Any], seen: set[Any]) -> tuple[list[Any], dict[Any, list[Any]]]:
+def _toposort(
+    roots: list[NodeView], seen: set[NodeView]
+) -> tuple[list[NodeView], dict[NodeView, list[NodeView]]]:
     """Kahn's algorithm from the roots: every node after all of its consumers."""
-    deps: dict[Any, int] = {}
-    consumers: dict[Any, list[Any]] = {}
+    deps: dict[NodeView, int] = {}
+    consumers: dict[NodeView, list[NodeView]] = {}
+    inputs: dict[NodeView, tuple[Any, ...]] = {}  # each node's inputs, viewed once
     stack = list(reversed(roots))
     while stack:
         n = stack.pop()
-        for e in n._edges:
+        inputs[n] = n.inputs
+        for e in inputs[n]:
             if e is None or isinstance(e, Tensor):
                 continue
             deps[e] = deps.get(e, 0) + 1
@@ -148,7 +155,7 @@ def _toposort(roots: list[Any], seen: set[Any]) -> tuple[list[Any], dict[Any, li
     while ready:
         n = ready.popleft()
         ops.append(n)
-        for e in n._edges:
+        for e in inputs[n]:
             if e is None or isinstance(e, Tensor):
                 continue
             deps[e] -= 1
@@ -157,7 +164,7 @@ def _toposort(roots: list[Any], seen: set[Any]) -> tuple[list[Any], dict[Any, li
     return ops, consumers
 
 
-def _leaves(outs: list[Tensor], ops: list[Any]) -> list[Tensor]:
+def _leaves(outs: list[Tensor], ops: list[NodeView]) -> list[Tensor]:
     leaves = []
     seen: set[int] = set()
     for t in outs:
@@ -165,7 +172,7 @@ def _leaves(outs: list[Tensor], ops: list[Any]) -> list[Tensor]:
             seen.add(id(t))
             leaves.append(t)
     for n in ops:
-        for e in n._edges:
+        for e in n.inputs:
             if isinstance(e, Tensor) and id(e) not in seen:
                 seen.add(id(e))
                 leaves.append(e)
@@ -188,32 +195,30 @@ def _name_map(names: Mapping[Any, Any] | None) -> dict[int, str]:
     return out
 
 
-def _saved_values(ops: list[Any]) -> tuple[dict[Any, Any], dict[tuple[Any, int], Any]]:
+def _saved_values(
+    ops: list[NodeView],
+) -> tuple[dict[NodeView, Any], dict[tuple[NodeView, int], Any]]:
     """Values of intermediates and constants that ops still hold for backward."""
-    values: dict[Any, Any] = {}
-    consts: dict[tuple[Any, int], Any] = {}
+    values: dict[NodeView, Any] = {}
+    consts: dict[tuple[NodeView, int], Any] = {}
     for c in ops:
-        saved = getattr(c, "saved", None)
-        src = getattr(c, "_saved_src", None) if saved else None
-        if not src:
-            continue
-        for value, s in zip(saved, src):
-            if s is None:
-                continue
-            if s == -1:
+        saved = c.saved
+        inputs = c.inputs if saved else ()
+        for kind, i, value in saved:
+            if kind == "output":
                 values.setdefault(c, value)
-                continue
-            e = c._edges[s]
-            if e is None:
-                consts[(c, s)] = value
-            elif not isinstance(e, Tensor):
-                values.setdefault(e, value)
+            elif kind == "input":
+                e = inputs[i]
+                if e is None:
+                    consts[(c, i)] = value
+                elif not isinstance(e, Tensor):
+                    values.setdefault(e, value)
     return values, consts
 
 
-def scope_of(fn: Any) -> tuple[Any, ...]:
+def scope_of(fn: NodeView) -> tuple[Any, ...]:
     """The modules (outermost first) that were running when the op was recorded."""
-    return getattr(fn, "_scope", None) or ()
+    return fn.scope
 
 
 def owner_name(owner: Any) -> str | None:
@@ -287,17 +292,17 @@ def _hide(graph: Graph, hidden_ops: list[Any], most_groups: int) -> None:
 
     def find(n: Any) -> Any:
         root = n
-        while parent[root] is not root:
+        while parent[root] != root:
             root = parent[root]
-        while parent[n] is not root:
+        while parent[n] != root:
             parent[n], n = root, parent[n]
         return root
 
     for n in hidden_ops:
-        for e in n._edges:
+        for e in n.inputs:
             if e is not None and not isinstance(e, Tensor) and e in parent:
                 a, b = find(n), find(e)
-                if a is not b:
+                if a != b:
                     # keep the earlier node as the root, so numbering stays deterministic
                     if graph.order[a] < graph.order[b]:
                         parent[b] = a

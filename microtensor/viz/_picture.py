@@ -75,12 +75,12 @@ class Units:
         self.counts: dict[Any, Counter[str]] = {}
         for n in graph.ops:
             u = graph.unit[n]
-            if u is not n:
-                self.counts.setdefault(u, Counter())[type(n).__name__] += 1
+            if u != n:
+                self.counts.setdefault(u, Counter())[n.name] += 1
 
     def id(self, n: Any) -> str:
         u = self.graph.unit[n]
-        if u is n:
+        if u == n:
             return f"op{self.graph.order[n] + 1}"
         if u[0] == "module":
             return f"mod{self.modules[u]}"
@@ -88,12 +88,12 @@ class Units:
 
     def path(self, n: Any) -> tuple[Any, ...]:
         u = self.graph.unit[n]
-        if u is n:
+        if u == n:
             return scope_of(n)
         return u[1][:-1] if u[0] == "module" else ()
 
     def visible(self, n: Any) -> bool:
-        return self.graph.unit[n] is n
+        return self.graph.unit[n] == n
 
     def hidden(self, n: Any) -> bool:
         return n in self.graph.hidden
