@@ -223,7 +223,7 @@ def scope_of(fn: NodeView) -> tuple[Any, ...]:
 
 def owner_name(owner: Any) -> str | None:
     """A module's dotted name, if it exposes one (nn.Module does once it is called)."""
-    for attr in ("full_name", "_name", "path", "name"):
+    for attr in ("full_name", "path", "name"):
         try:
             value = getattr(owner, attr, None)
         except Exception:  # a module's __getattr__ may raise anything
