@@ -11,9 +11,13 @@ a first-order backward runs every formula on ndarrays, paying nothing for higher
 `create_graph=True` the engine hands the same formulas Tensors instead (the incoming gradient
 and the saved values, re-attached to the graph), and NumPy dispatch (`__array_ufunc__`,
 `__array_function__`) plus the shared method names (`sum`, `reshape`, `transpose`, `[...]`)
-record them as ordinary ops. One formula per op, two speeds. The rule for op authors: save
-only inputs, the output, or values that are constant for differentiation (masks, indices), and
-write backward with operators, NumPy ufuncs and those shared methods.
+record them as ordinary ops. One formula per op, two speeds.
+
+Saved values say what they are when saved: `save_for_backward` takes the arrays `forward`
+received (inputs), the array it returns (the output), or values wrapped in `constant(...)`
+(masks, indices, anything the gradient does not flow through). Under `create_graph` an input
+or the output comes back attached to the graph and a constant comes back as it was; anything
+else (a copy of an input, an intermediate) is refused with an error saying what to do.
 """
 
 from __future__ import annotations
@@ -28,6 +32,26 @@ from .grad_mode import _state
 from .tensor import Tensor, _make
 
 _ERRORS = (ValueError, TypeError, IndexError)
+
+
+class Constant:
+    """A value saved for backward that is constant for differentiation (see `constant`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"constant({self.value!r})"
+
+
+def constant(value: Any) -> Constant:
+    """Mark `value` as constant for differentiation when saving it for backward:
+    `self.save_for_backward(x, mt.constant(mask))`. Backward gets the value itself; under
+    `create_graph` it stays a plain value (no gradient flows through it), which is right for
+    masks, indices and signs, and wrong for anything computed from a differentiable input."""
+    return Constant(value)
 _new = object.__new__
 _next_seq = count().__next__  # creation order of nodes: the engine's topological order
 
@@ -53,6 +77,7 @@ class Function:
         "_kwargs",
         "_scope",
         "_seq",
+        "_raw_inputs",
         "__dict__",
         "__weakref__",
     )
@@ -80,8 +105,38 @@ class Function:
         return self.saved is None
 
     def save_for_backward(self, *values: Any) -> None:
-        """Keep `values` (inputs, the output, or constants) for backward as `self.saved`."""
+        """Keep `values` for backward as `self.saved`, each declared by what it is: one of the
+        arrays `forward` received (an input), the array it returns (the output, checked when
+        it returns), or a value wrapped in `constant(...)` (kept unwrapped; None counts as a
+        constant too). Call it inside `forward`; a later call replaces the earlier one."""
+        try:
+            inputs = self._raw_inputs
+        except AttributeError:
+            inputs = None
+        if inputs is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.save_for_backward: call it inside forward (through "
+                f"{type(self).__name__}.apply), where the inputs are known"
+            )
+        src = []
+        marked = False
+        for v in values:
+            if type(v) is Constant or v is None:
+                src.append(None)
+                marked = True
+                continue
+            i = 0
+            for r in inputs:  # identity, not equality: which argument this very array is
+                if v is r:
+                    src.append(i)
+                    break
+                i += 1
+            else:
+                src.append(-1)  # the output, or nothing declared: apply tells them apart
+        if marked:
+            values = tuple(v.value if type(v) is Constant else v for v in values)
         self.saved = values
+        self._saved_src = tuple(src)  # ints only: a tuple the garbage collector skips
 
     @property
     def name(self) -> str:
@@ -115,6 +170,7 @@ class Function:
         # known before forward, as in PyTorch, so a forward can skip saving what no
         # gradient will need
         node.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        node._raw_inputs = raw  # for save_for_backward, during forward only
         try:
             result = node.forward(*raw, **kwargs)
         except _ERRORS as e:
@@ -122,23 +178,16 @@ class Function:
         except FloatingPointError as e:
             # NumPy raising under np.errstate(...="raise"): say which op it was
             raise _float_error(cls.__name__, "forward", e) from None
+        finally:
+            node._raw_inputs = None
         out = result if type(result) is np.ndarray else np.asarray(result)
+        if node.saved and -1 in node._saved_src:
+            _check_saved_output(node, result, out)
         anomaly = state.anomaly
         if anomaly:
             _check_forward(cls.__name__, raw, out)
         if not record or out.dtype.kind != "f":
             return _make(out)
-        saved = node.saved
-        if saved:
-            src = []
-            for s in saved:
-                for i, r in enumerate(raw):
-                    if s is r:
-                        src.append(i)
-                        break
-                else:
-                    src.append(-1 if (s is result or s is out) else None)
-            node._saved_src = tuple(src)  # ints only: a tuple the garbage collector skips
         node._edges = edges
         node._shape = out.shape
         node._dtype = out.dtype
@@ -151,6 +200,20 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _check_saved_output(node: Function, result: Any, out: np.ndarray) -> None:
+    """Raise unless every saved value that is neither an input nor a constant is the output."""
+    for i, (v, src) in enumerate(zip(node.saved, node._saved_src)):
+        if src == -1 and v is not result and v is not out:
+            name = type(node).__name__
+            raise TypeError(
+                f"{name}.save_for_backward: value {i} is neither an input, the output, nor "
+                "marked constant; save the input itself (the array forward received) or the "
+                "array forward returns, or wrap it in mt.constant(...) if it is constant for "
+                "differentiation (a mask, indices); for a value computed from an input, save "
+                "the input and recompute it in backward"
+            )
 
 
 def _shapes_of(args: tuple[Any, ...]) -> str:

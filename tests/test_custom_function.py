@@ -172,3 +172,68 @@ def test_detect_anomaly_is_off_by_default_and_restored() -> None:
     with mt.detect_anomaly():
         assert mt.is_anomaly_enabled()
     assert not mt.is_anomaly_enabled()
+
+
+# ------------------------------------------------------------------------- saved values
+class CubeFromCopy(Cube):
+    """Saves a copy of its input: neither the input, the output, nor a declared constant."""
+
+    def forward(self, x):
+        self.save_for_backward(x.copy())
+        return x**3
+
+
+class CubeWithConstant(mt.Function):
+    """x ** 3 with a mask saved as a declared constant (where x > 0 the slope is doubled)."""
+
+    def forward(self, x):
+        self.save_for_backward(x, mt.constant((x > 0).astype(x.dtype)))
+        return x**3
+
+    def backward(self, grad):
+        x, mask = self.saved
+        return 3 * grad * x * x * (1 + mask)
+
+
+def test_save_for_backward_refuses_an_undeclared_value() -> None:
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"CubeFromCopy\.save_for_backward: value 0 is neither "
+                                        r"an input, the output, nor marked constant.*mt\.constant"):
+        CubeFromCopy.apply(x)
+    with mt.no_grad(), pytest.raises(TypeError, match="neither an input"):
+        CubeFromCopy.apply(x)  # the same op is refused whether or not it records
+
+
+def test_save_for_backward_keeps_a_constant_unwrapped_and_unattached() -> None:
+    x = mt.tensor([-1.0, 2.0], requires_grad=True)
+    y = CubeWithConstant.apply(x)
+    mask = y.grad_fn.saved[1]
+    assert type(mask) is np.ndarray and y.grad_fn._saved_src == (0, None)
+    (g,) = mt.grad(y.sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.data, [3.0, 24.0])
+    (gg,) = mt.grad(g.sum(), [x])
+    np.testing.assert_allclose(gg.data, [-6.0, 24.0])  # d/dx 3 x^2 (1 + mask): the mask is fixed
+
+
+def test_save_for_backward_declares_the_output() -> None:
+    class Exp2(mt.Function):
+        def forward(self, x):
+            out = np.exp(x)
+            self.save_for_backward(out)
+            return out
+
+        def backward(self, grad):
+            (out,) = self.saved
+            return grad * out
+
+    x = mt.tensor([0.5, 1.0], requires_grad=True)
+    y = Exp2.apply(x)
+    assert y.grad_fn._saved_src == (-1,)
+    assert mt.gradgradcheck(Exp2.apply, [x])
+
+
+def test_save_for_backward_outside_forward_is_refused() -> None:
+    x = mt.tensor([1.0], requires_grad=True)
+    node = Cube.apply(x).grad_fn
+    with pytest.raises(RuntimeError, match=r"Cube\.save_for_backward: call it inside forward"):
+        node.save_for_backward(x.data)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, constant
 from ..tensor import Tensor, _make
 from . import _derivatives as _d
 from ._util import operand, operands, raw, tensor_arg
@@ -160,7 +160,7 @@ class Abs(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.needs_input_grad[0]:  # np.sign has no bool loop: only float inputs get here
-            self.save_for_backward(np.sign(x))
+            self.save_for_backward(constant(np.sign(x)))
         return np.abs(x)
 
     def backward(self, grad: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, constant
 from ..tensor import Tensor
 from . import _derivatives as _d
 from ._util import tensor_arg
@@ -141,7 +141,7 @@ class LinearReLU(Linear):
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         z = super().forward(x, weight, bias)
         if any(self.needs_input_grad):
-            self.save_for_backward(x, weight, z, np.flatnonzero(z == 0))
+            self.save_for_backward(x, weight, z, constant(np.flatnonzero(z == 0)))
         np.maximum(z, 0, out=z)  # NaN stays NaN, so sign(out) is Relu's NaN slope too
         return z
 
@@ -154,30 +154,31 @@ class LinearReLU(Linear):
         return self._grads(slope, x, weight)
 
 
-def _x(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else tensor_arg(x, "linear")
-
-
 # one function per activation, so that nn.Linear looks its function up once (when the
 # activation is set) and each forward is one call and one apply
 def _plain(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return Linear.apply(_x(x), weight) if bias is None else Linear.apply(_x(x), weight, bias)
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "linear")
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
 
 
 def _sigmoid(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    if bias is None:
-        return LinearSigmoid.apply(_x(x), weight)
-    return LinearSigmoid.apply(_x(x), weight, bias)
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "linear")
+    return LinearSigmoid.apply(x, weight) if bias is None else LinearSigmoid.apply(x, weight,
+                                                                                   bias)
 
 
 def _tanh(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return LinearTanh.apply(_x(x), weight) if bias is None else LinearTanh.apply(_x(x), weight,
-                                                                                 bias)
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "linear")
+    return LinearTanh.apply(x, weight) if bias is None else LinearTanh.apply(x, weight, bias)
 
 
 def _relu(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return LinearReLU.apply(_x(x), weight) if bias is None else LinearReLU.apply(_x(x), weight,
-                                                                                 bias)
+    if not isinstance(x, Tensor):
+        x = tensor_arg(x, "linear")
+    return LinearReLU.apply(x, weight) if bias is None else LinearReLU.apply(x, weight, bias)
 
 
 _FUNCTIONS: dict[str | None, Callable[..., Tensor]] = {

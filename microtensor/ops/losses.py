@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, constant
 from ..tensor import Tensor
 from . import _derivatives as _d
 from ._loss_args import as_input, as_target, as_weight, check_reduction, class_labels
@@ -89,7 +89,7 @@ class SquaredError(Function):
         self.reduction = reduction
         diff = x - y
         self.count = diff.size
-        self.save_for_backward(x, y, diff)
+        self.save_for_backward(x, y, constant(diff))  # first order only: see backward
         if reduction == "none" or not diff.size:  # (the mean of nothing is nan, as in NumPy)
             sq = diff * diff
             return sq if reduction == "none" else np.asarray(sq.mean() if reduction == "mean"
@@ -138,7 +138,7 @@ class SoftmaxCrossEntropy(Function):
         loss = np.log(sums[:, 0]) - shifted.reshape(-1)[picks]
         self.count = loss.size
         if self.needs_input_grad[0]:
-            self.save_for_backward(logits, exps, sums)
+            self.save_for_backward(logits, constant(exps), constant(sums))  # first order only
         if reduction == "mean":
             return np.asarray(loss.mean())
         if reduction == "sum":

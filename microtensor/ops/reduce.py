@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, constant
 from ..shapes import kept_shape, normalize_axis, normalize_one_axis
 from ..tensor import Tensor, _make
 from . import _derivatives as _d
@@ -64,7 +64,7 @@ class Max(_Reduction):
         if x.size == 0 and any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{self.name.lower()}: cannot reduce an empty axis of shape {x.shape}")
         out = self._reduce(x, axis=axes, keepdims=True)
-        self.save_for_backward(x == out)
+        self.save_for_backward(constant(x == out))
         return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape)
                                                       if i not in axes))
 
