@@ -92,7 +92,8 @@ def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
             g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
         except (TypeError, ValueError) as e:  # a ragged list
             raise TypeError(f"{where}: cannot use this gradient as an array ({e})") from None
-        if g.dtype.kind not in "biuf":  # complex would lose its imaginary part in the cast
+        # complex would lose its imaginary part in the cast (a Tensor passes as it is)
+        if g.dtype.kind not in "biuf" and not isinstance(gradient, Tensor):
             raise TypeError(f"{where}: the gradient must be a real (bool, integer or float) "
                             f"array, got dtype {g.dtype}")
         if g.shape != data.shape:
