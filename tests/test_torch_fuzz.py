@@ -122,7 +122,9 @@ def assert_close(got: np.ndarray, want: Any, what: str, dtype: Any = None) -> No
     """microtensor's array against PyTorch's tensor: the same shape and dtype, values within a
     tolerance for `dtype` (default: the compared dtype) relative to the larger of 1 and the
     largest magnitude."""
-    want_np = want.detach().numpy(force=True)  # force: a second-order ZeroTensor
+    # added to real zeros: PyTorch may return a second-order gradient as a lazy ZeroTensor,
+    # whose numpy(force=True) can crash the interpreter
+    want_np = (torch.zeros(want.shape, dtype=want.dtype) + want.detach()).numpy()
     assert isinstance(got, np.ndarray), f"{what}: {type(got).__name__}, not an ndarray"
     assert got.shape == want_np.shape, f"{what}: shape {got.shape} != torch {want_np.shape}"
     assert got.dtype == want_np.dtype, f"{what}: dtype {got.dtype} != torch {want_np.dtype}"
@@ -268,7 +270,7 @@ class Program:
             return tuple(self.draw(st.sampled_from([n, 1])) for n in shape)
         if kind == "fewer":
             return shape[self.draw(st.integers(0, len(shape))):]
-        extra = self.draw(st.lists(st.integers(1, 3), max_size=4 - len(shape)))
+        extra = self.draw(st.lists(st.integers(1, 3), max_size=max(0, 4 - len(shape))))
         out = tuple(extra) + shape
         return out if int(np.prod(out)) <= MAX_SIZE else shape
 
