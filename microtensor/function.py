@@ -65,6 +65,12 @@ class Function:
     gradient to its input's dtype, so backward may return a broadcast-shaped gradient.
     `self.needs_input_grad` (one bool per positional argument, all False when nothing is
     recorded) is already set inside `forward`.
+
+    The rule for op authors, so that one backward serves first and higher order:
+    1. save only inputs, the output, or `constant(...)` values (`save_for_backward` checks);
+    2. write backward with operators, NumPy ufuncs, the shared methods (`sum`, `reshape`, `.T`,
+       `[...]`, `.dtype`) and the helpers of `microtensor.ops.vocab` (`V.where`, `V.mask`, ...);
+    3. never test for Tensor or unwrap one in backward: a helper that needs to does it.
     """
 
     __slots__ = (
@@ -181,8 +187,15 @@ class Function:
         finally:
             node._raw_inputs = None
         out = result if type(result) is np.ndarray else np.asarray(result)
-        if node.saved and -1 in node._saved_src:
-            _check_saved_output(node, result, out)
+        saved = node.saved
+        if saved:
+            src = node._saved_src
+            if -1 in src:  # what save_for_backward could not place must be the output
+                i = -1
+                for s in saved:
+                    i += 1
+                    if src[i] == -1 and s is not result and s is not out:
+                        raise _undeclared(node, i)
         anomaly = state.anomaly
         if anomaly:
             _check_forward(cls.__name__, raw, out)
@@ -202,18 +215,15 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _check_saved_output(node: Function, result: Any, out: np.ndarray) -> None:
-    """Raise unless every saved value that is neither an input nor a constant is the output."""
-    for i, (v, src) in enumerate(zip(node.saved, node._saved_src)):
-        if src == -1 and v is not result and v is not out:
-            name = type(node).__name__
-            raise TypeError(
-                f"{name}.save_for_backward: value {i} is neither an input, the output, nor "
-                "marked constant; save the input itself (the array forward received) or the "
-                "array forward returns, or wrap it in mt.constant(...) if it is constant for "
-                "differentiation (a mask, indices); for a value computed from an input, save "
-                "the input and recompute it in backward"
-            )
+def _undeclared(node: Function, i: int) -> TypeError:
+    """The error for saved value `i` of `node`: neither an input, the output, nor a constant."""
+    return TypeError(
+        f"{type(node).__name__}.save_for_backward: value {i} is neither an input, the output, "
+        "nor marked constant; save the input itself (the array forward received) or the array "
+        "forward returns, or wrap it in mt.constant(...) if it is constant for differentiation "
+        "(a mask, indices); for a value computed from an input, save the input and recompute "
+        "it in backward"
+    )
 
 
 def _shapes_of(args: tuple[Any, ...]) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..function import Function, constant
 from ..tensor import Tensor, _make
-from . import _derivatives as _d
+from . import vocab as V
 from ._util import operand, operands, raw, tensor_arg
 
 
@@ -86,7 +86,8 @@ class Pow(Function):
 
     def forward(self, x: Any, y: Any) -> np.ndarray:
         out = np.asarray(x**y)
-        self.exponent = y if np.ndim(y) == 0 else None
+        # x ** 1 (a number, not a tensor that could require grad): d/dx is the gradient itself
+        self.unit_exponent = type(y) in (int, float) and y == 1
         self.save_for_backward(x, y, out)
         return out
 
@@ -94,27 +95,36 @@ class Pow(Function):
         x, y, out = self.saved
         need_x, need_y = self.needs_input_grad
         grad_x = grad_y = None
-        ry = raw(y)
         if need_x:
-            if isinstance(ry, (int, float)) and ry == 1:
+            if self.unit_exponent:
                 grad_x = grad
             else:
                 # y == 0 with x ** -1 not finite (x zero, subnormal or nan): there (only there,
                 # so d/dy of this gradient stays 1 / x elsewhere) the base becomes 1 and the
                 # factor y zeroes the term, instead of 0 * inf
-                zero = np.equal(ry, 0)
-                if zero.any():
-                    with np.errstate(invalid="ignore"):
-                        zero = zero & ~(np.abs(raw(x)) >= np.finfo(out.dtype).tiny)
-                base = np.where(zero, 1, x) if zero.any() else x
+                zero = V.mask(_singular_zero_power, x, y, np.finfo(out.dtype).tiny)
+                base = V.where(zero, 1, x) if zero.any() else x
                 grad_x = grad * y * base ** (y - 1)
         if need_y:
-            rx = raw(x)
-            const = np.equal(rx, 0) & np.greater_equal(ry, 0)
+            const = V.mask(_constant_power, x, y)
             with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan
-                log_x = np.log(np.where(const, 1, x) if const.any() else x)
+                log_x = V.log(V.where(const, 1, x) if const.any() else x)
             grad_y = grad * out * log_x
         return grad_x, grad_y
+
+
+def _singular_zero_power(x: Any, y: Any, tiny: float) -> np.ndarray:
+    """Where y == 0 and x ** -1 is not finite (x zero, subnormal or nan)."""
+    zero = np.equal(y, 0)
+    if zero.any():
+        with np.errstate(invalid="ignore"):
+            zero = zero & ~(np.abs(x) >= tiny)
+    return zero
+
+
+def _constant_power(x: Any, y: Any) -> np.ndarray:
+    """Where x ** y is the constant 0 ** y (y >= 0): d/dy is 0 there."""
+    return np.equal(x, 0) & np.greater_equal(y, 0)
 
 
 class Exp(Function):
@@ -178,7 +188,7 @@ class Tanh(Function):
 
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
-        return _d.tanh_grad(grad, out)
+        return V.tanh_grad(grad, out)
 
 
 class Sigmoid(Function):
@@ -190,13 +200,13 @@ class Sigmoid(Function):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = _d.expit(x)
+        out = V.expit(x)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
-        return _d.sigmoid_grad(grad, out)
+        return V.sigmoid_grad(grad, out)
 
 
 class Relu(Function):
@@ -208,7 +218,7 @@ class Relu(Function):
 
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
-        return grad * _d.relu_slope(x)
+        return grad * V.relu_slope(x)
 
 
 class Clip(Function):
@@ -221,13 +231,16 @@ class Clip(Function):
 
     def backward(self, grad: Any) -> tuple[Any, None, None]:
         (x,) = self.saved
-        x = raw(x)
+        return grad * V.mask(self._slope, x), None, None
+
+    def _slope(self, x: np.ndarray) -> np.ndarray:
+        """1 inside the bounds, 0 outside, 0.5 on a bound (a constant)."""
         slope = np.ones_like(x)
         if self.lo is not None:
             slope = slope * (0.5 * ((x > self.lo).astype(x.dtype) + (x >= self.lo)))
         if self.hi is not None:
             slope = slope * (0.5 * ((x < self.hi).astype(x.dtype) + (x <= self.hi)))
-        return grad * slope, None, None
+        return slope
 
 
 class Maximum(Function):
@@ -239,7 +252,7 @@ class Maximum(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         x, y = self.saved
-        return _pick(grad, raw(x), raw(y), self.needs_input_grad)
+        return _pick(grad, x, y, self.needs_input_grad)
 
 
 class Minimum(Function):
@@ -251,14 +264,14 @@ class Minimum(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         x, y = self.saved
-        return _pick(grad, raw(y), raw(x), self.needs_input_grad)
+        return _pick(grad, y, x, self.needs_input_grad)
 
 
 def _pick(grad: Any, big: Any, small: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
     """Route `grad` to the winner of a maximum (x = big wins where big > small); ties split."""
-    tie = 0.5 * np.equal(big, small)
-    grad_x = grad * (np.greater(big, small) + tie) if needs[0] else None
-    grad_y = grad * (np.less(big, small) + tie) if needs[1] else None
+    tie = V.mask(np.equal, big, small) * 0.5
+    grad_x = grad * (V.mask(np.greater, big, small) + tie) if needs[0] else None
+    grad_y = grad * (V.mask(np.less, big, small) + tie) if needs[1] else None
     return grad_x, grad_y
 
 
@@ -270,11 +283,10 @@ class Where(Function):
         return np.where(cond, a, b)
 
     def backward(self, grad: Any) -> tuple[None, Any, Any]:
-        (cond,) = self.saved
-        cond = raw(cond)
+        (cond,) = self.saved  # a boolean input: never attached, always an array
         _, need_a, need_b = self.needs_input_grad
-        grad_a = np.where(cond, grad, 0) if need_a else None
-        grad_b = np.where(cond, 0, grad) if need_b else None
+        grad_a = V.where(cond, grad, 0) if need_a else None
+        grad_b = V.where(cond, 0, grad) if need_b else None
         return None, grad_a, grad_b
 
 

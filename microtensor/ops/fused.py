@@ -12,7 +12,6 @@ hook on it). nn.Linear and nn.functional.linear call the functions at the bottom
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,21 +19,11 @@ import numpy as np
 
 from ..function import Function, constant
 from ..tensor import Tensor
-from . import _derivatives as _d
+from . import vocab as V
 from ._util import tensor_arg
 
-
-@functools.lru_cache(maxsize=64)
-def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
-    """np.ones(n, dtype), read-only and kept (a column sum is `_ones_row(...) @ x`)."""
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
-
-
 # np.dot rather than @ for 2-D arrays: the same BLAS call without the ufunc machinery around
-# matmul, 0.5-0.8 us less per product (a W1 step makes eight); @ stays for Tensors
-# (create_graph) and for batch axes, where np.dot is not a batched product
+# matmul, 0.5-0.8 us less per product (a W1 step makes eight)
 _dot = np.dot
 
 
@@ -74,26 +63,15 @@ class Linear(Function):
     def _grads(self, grad: Any, x: Any, weight: Any) -> tuple[Any, ...]:
         """The gradients of x, weight (and bias) given the gradient of x @ weight + bias."""
         needs = self.needs_input_grad
-        if type(grad) is np.ndarray and grad.ndim == 2:  # first order, one batch axis
-            grad_x = _dot(grad, weight.T) if needs[0] else None
-            grad_w = _dot(x.T, grad) if needs[1] else None
-            if len(needs) == 2:
-                return grad_x, grad_w
-            return grad_x, grad_w, (_dot(_ones_row(grad.shape[0], grad.dtype), grad)
-                                    if needs[2] else None)
-        grad_x = grad @ weight.T if needs[0] else None
-        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        grad_x = V.matmul(grad, weight.T) if needs[0] else None
+        rows = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
         grad_w = None
         if needs[1]:
-            flat = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-            grad_w = flat.T @ rows
+            flat = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            grad_w = V.matmul(flat.T, rows)
         if len(needs) == 2:
             return grad_x, grad_w
-        grad_b = None
-        if needs[2]:  # the column sums, through BLAS (3x NumPy's sum(axis=0), any size)
-            grad_b = (_ones_row(rows.shape[0], rows.dtype) @ rows
-                      if type(rows) is np.ndarray else rows.sum(axis=0))
-        return grad_x, grad_w, grad_b
+        return grad_x, grad_w, (V.column_sum(rows) if needs[2] else None)
 
 
 class LinearSigmoid(Linear):
@@ -105,13 +83,13 @@ class LinearSigmoid(Linear):
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         out = super().forward(x, weight, bias)
-        _d.expit(out, out=out)
+        V.expit(out, out=out)
         self.save_for_backward(x, weight, out)
         return out
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out = self.saved
-        return self._grads(_d.sigmoid_grad(grad, out), x, weight)
+        return self._grads(V.sigmoid_grad(grad, out), x, weight)
 
 
 class LinearTanh(Linear):
@@ -127,7 +105,7 @@ class LinearTanh(Linear):
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out = self.saved
-        return self._grads(_d.tanh_grad(grad, out), x, weight)
+        return self._grads(V.tanh_grad(grad, out), x, weight)
 
 
 class LinearReLU(Linear):
@@ -147,11 +125,8 @@ class LinearReLU(Linear):
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out, at_zero = self.saved
-        slope = _d.relu_slope_of_output(out, at_zero)  # a constant
-        if isinstance(grad, Tensor):  # create_graph: grad * slope is recorded
-            return self._grads(grad * slope, x, weight)
-        slope *= grad  # the new slope array becomes dz
-        return self._grads(slope, x, weight)
+        slope = V.relu_slope_of_output(out, at_zero)  # a new constant array
+        return self._grads(V.mul_(slope, grad), x, weight)  # the slope array becomes dz
 
 
 # one function per activation, so that nn.Linear looks its function up once (when the

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
+from . import vocab as V
 from ._util import operand
 
 
@@ -37,22 +38,14 @@ class MatMul(Function):
             grad = grad[..., None]
         grad_x = grad_y = None
         if need_x:
-            grad_x = grad @ _swap(y2)
+            grad_x = grad @ V.mT(y2)
             if x_vec:
                 grad_x = grad_x[..., 0, :]
         if need_y:
-            grad_y = _swap(x2) @ grad
+            grad_y = V.mT(x2) @ grad
             if y_vec:
                 grad_y = grad_y[..., 0]
         return grad_x, grad_y
-
-
-def _swap(a: Any) -> Any:
-    """Swap the last two axes of an array or Tensor."""
-    if a.ndim == 2:
-        return a.T
-    axes = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
-    return a.transpose(axes)
 
 
 def _check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:

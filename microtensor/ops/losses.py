@@ -20,7 +20,7 @@ import numpy as np
 
 from ..function import Function, constant
 from ..tensor import Tensor
-from . import _derivatives as _d
+from . import vocab as V
 from ._loss_args import as_input, as_target, as_weight, check_reduction, class_labels
 
 __all__ = [
@@ -31,15 +31,6 @@ __all__ = [
 
 _BCE_EPS = 1e-12  # PyTorch's floor on p * (1 - p) in the BCE gradient
 _LOG_FLOOR = -100.0  # PyTorch's clamp on log(p) and log(1 - p) in BCE
-
-
-def _scale(grad: Any, reduction: str, count: int) -> Any:
-    """The per-element factor of the incoming gradient for a reduced loss."""
-    if reduction == "mean":
-        return grad / max(count, 1)
-    if reduction == "sum":
-        return grad
-    return grad[..., None] if grad.ndim else grad
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,7 +65,7 @@ class Softplus(Function):
 
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
-        return grad * _d.sigmoid(x)
+        return grad * V.sigmoid(x)
 
 
 class SquaredError(Function):
@@ -102,14 +93,13 @@ class SquaredError(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         x, y, diff = self.saved
         need_x, need_y = self.needs_input_grad
-        if isinstance(grad, Tensor):  # create_graph: the formula over the tracked inputs
-            g = (x - y) * (2 * grad if self.reduction == "none" else
-                           2 * _scale(grad, self.reduction, self.count))
-        elif self.reduction == "none":
-            g = diff * (2 * grad)
-        else:  # a 0-d gradient: multiply by a Python number (cheaper, keeps diff's dtype)
-            scale = 2.0 * float(grad)
-            g = diff * (scale / max(self.count, 1) if self.reduction == "mean" else scale)
+        # forward's difference at first order; x - y, recorded, under create_graph
+        d = V.first_order(grad, lambda: diff, lambda: x - y)
+        if self.reduction == "none":
+            g = d * (2 * grad)
+        else:  # a 0-d gradient: at first order a Python number (cheaper, keeps d's dtype)
+            scale = 2.0 * V.scalar(grad)
+            g = d * (scale / max(self.count, 1) if self.reduction == "mean" else scale)
         return (g if need_x else None), (-g if need_y else None)
 
 
@@ -129,7 +119,7 @@ class SoftmaxCrossEntropy(Function):
         n_rows, n_cols = flat.shape
         # C order whatever the logits' layout (x.T, a Fortran-ordered leaf): the flat indices
         # `picks` below and in backward address rows in C order, and read through views
-        shifted = np.subtract(flat, _d.row_max(flat), order="C")
+        shifted = np.subtract(flat, V.row_max(flat), order="C")
         exps = np.exp(shifted)
         sums = np.dot(exps, _ones_column(n_cols, exps.dtype))  # row sums, through BLAS
         # each row's label as an index into the flattened array: one index array is cheaper
@@ -147,24 +137,16 @@ class SoftmaxCrossEntropy(Function):
 
     def backward(self, grad: Any) -> Any:
         logits, exps, sums = self.saved
-        if isinstance(grad, Tensor):
-            onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            np.put(onehot, self.picks, 1)
-            d = logits.softmax(axis=-1) - onehot
-            return d * _scale(grad, self.reduction, self.count)
-        # the softmax, made C-ordered so that reshape(-1) is a view the update writes through
-        # (on a Fortran-ordered d it would be a copy, and the `- onehot` would be lost)
-        d = np.divide(exps, sums, order="C")
-        flat = d.reshape(-1)
-        flat[self.picks] -= 1
-        d = d.reshape(logits.shape)
+        # the softmax: forward's exponentials over their sums at first order (made C-ordered,
+        # so that sub_at writes through a flat view), the recorded Softmax under create_graph
+        p = V.first_order(grad, lambda: np.divide(exps, sums, order="C").reshape(logits.shape),
+                          lambda: logits.softmax(axis=-1))
+        d = V.sub_at(p, self.picks, 1)  # p - onehot(labels)
         if self.reduction == "none":
             return d * grad[..., None]
-        # a 0-d gradient: applied as a Python number, only when it is not 1
-        scale = float(grad) / (max(self.count, 1) if self.reduction == "mean" else 1)
-        if scale != 1.0:
-            d *= scale
-        return d
+        # a 0-d gradient: at first order a Python number, applied only when it is not 1
+        return V.mul_(d, V.scalar(grad) / (max(self.count, 1) if self.reduction == "mean"
+                                          else 1))
 
 
 class BinaryCrossEntropy(Function):
@@ -207,19 +189,13 @@ class BinaryCrossEntropy(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         p, y = self.saved
         need_p, need_y = self.needs_input_grad
-        if isinstance(grad, Tensor) or self.reduction == "none":
+        if self.reduction != "none":  # a 0-d gradient: at first order a Python number
+            grad = V.scalar(grad)
             if self.reduction == "mean":
                 grad = grad / max(self.count, 1)
-            grad_p = grad * (p - y) / np.maximum(p * (1 - p), _BCE_EPS) if need_p else None
-        else:  # a 0-d gradient: applied as a Python number, only when it is not 1
-            scale = float(grad) / (max(self.count, 1) if self.reduction == "mean" else 1)
-            grad = scale
-            grad_p = None
-            if need_p:
-                grad_p = np.asarray(p - y)  # an array even for 0-d p, so /= stays in place
-                grad_p /= np.maximum(p * (1 - p), _BCE_EPS)
-                if scale != 1.0:
-                    grad_p *= scale
+        grad_p = None
+        if need_p:  # (p - y) / max(p (1 - p), eps), times grad (in place where it can be)
+            grad_p = V.mul_(V.div_(p - y, np.maximum(p * (1 - p), _BCE_EPS)), grad)
         grad_y = None
         if need_y:
             floor = math.exp(_LOG_FLOOR)

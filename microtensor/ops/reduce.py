@@ -13,8 +13,8 @@ import numpy as np
 from ..function import Function, constant
 from ..shapes import kept_shape, normalize_axis, normalize_one_axis
 from ..tensor import Tensor, _make
-from . import _derivatives as _d
-from ._util import raw, tensor_arg
+from . import vocab as V
+from ._util import tensor_arg
 
 
 class _Reduction(Function):
@@ -39,7 +39,7 @@ class Sum(_Reduction):
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))
 
     def backward(self, grad: Any) -> Any:
-        return _spread(self._expand(grad), self.in_shape)
+        return V.broadcast_to(self._expand(grad), self.in_shape)
 
 
 class Mean(_Reduction):
@@ -51,7 +51,7 @@ class Mean(_Reduction):
         return np.asarray(x.mean(axis=axes, keepdims=keepdims))
 
     def backward(self, grad: Any) -> Any:
-        return _spread(self._expand(grad) / (self.count or 1), self.in_shape)
+        return V.broadcast_to(self._expand(grad) / (self.count or 1), self.in_shape)
 
 
 class Max(_Reduction):
@@ -69,8 +69,8 @@ class Max(_Reduction):
                                                       if i not in axes))
 
     def backward(self, grad: Any) -> Any:
-        (mask,) = self.saved
-        mask = raw(mask).astype(_dtype(grad))
+        (mask,) = self.saved  # a constant: always an array
+        mask = mask.astype(grad.dtype)
         return self._expand(grad) * (mask / mask.sum(axis=self.axes, keepdims=True))
 
 
@@ -97,24 +97,24 @@ class LogSumExp(_Reduction):
         # large max (float32 at x = 4096: relative error 2e-4). The max is a constant here:
         # the softmax does not depend on the shift.
         (x,) = self.saved
-        e = np.exp(x - self.shift)
+        e = V.exp(x - self.shift)
         total = e.sum(axis=self.axes, keepdims=True)
-        empty = raw(total) == 0  # an all -inf slice: zero gradient, not 0 / 0
+        empty = V.mask(np.equal, total, 0)  # an all -inf slice: zero gradient, not 0 / 0
         if empty.any():
-            total = np.where(empty, 1, total)
+            total = V.where(empty, 1, total)
         # only a slice holding +inf (whose shift fell back to 0) sums to inf: there the result
         # is inf and, as PyTorch's exp(x - out) gives, d/dx is nan at each +inf and 0 elsewhere
-        top = np.isposinf(raw(total))
+        top = V.mask(np.isposinf, total)
         if top.any():
             with np.errstate(invalid="ignore"):  # inf - inf
-                e = np.where(top, np.exp(x - np.inf), e)
-            total = np.where(top, 1, total)
+                e = V.where(top, V.exp(x - np.inf), e)
+            total = V.where(top, 1, total)
         return self._expand(grad) * (e / total)
 
 
 def _shifted(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """x minus its (finite) max over `axes`, and that max: every exp(shifted) is <= 1."""
-    shift = _d.max_keepdims(x, axes)
+    shift = V.max_keepdims(x, axes)
     shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype)
     return x - shift, shift
 
@@ -130,7 +130,7 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = normalize_one_axis(axis, x.ndim, "softmax")
-        e = np.exp(x - _d.max_keepdims(x, self.axis))
+        e = np.exp(x - V.max_keepdims(x, self.axis))
         out = e / e.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(out)
         return out
@@ -156,21 +156,6 @@ class LogSoftmax(Function):
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
         return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
-
-
-def _spread(grad: Any, shape: tuple[int, ...]) -> Any:
-    """Broadcast a keepdims-shaped gradient back to the input's shape. For arrays, filling a
-    new array is several times cheaper than np.broadcast_to (a Python-level function) and
-    the result is writable; Tensors go through the differentiable BroadcastTo op."""
-    if isinstance(grad, Tensor):
-        return np.broadcast_to(grad, shape)
-    out = np.empty(shape, dtype=grad.dtype)
-    out[...] = grad
-    return out
-
-
-def _dtype(x: Any) -> np.dtype:
-    return raw(x).dtype
 
 
 def _floats(x: Any, op: str) -> Tensor:

@@ -10,6 +10,7 @@ import numpy as np
 from ..function import Function
 from ..shapes import normalize_one_axis, unbroadcast
 from ..tensor import Tensor
+from . import vocab as V
 from ._util import tensor_arg
 
 
@@ -77,9 +78,7 @@ class GetItem(Function):
             raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
 
     def backward(self, grad: Any) -> Any:
-        if isinstance(grad, Tensor):
-            return IndexAdd.apply(grad, shape=self.in_shape, index=self.index)
-        return _index_add(grad, self.in_shape, self.index)
+        return _scatter_add(grad, self.in_shape, self.index)
 
 
 class IndexAdd(Function):
@@ -100,6 +99,14 @@ def _index_add(grad: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarr
     else:
         np.add.at(out, index, grad)
     return out
+
+
+def _index_add_recorded(grad: Tensor, shape: tuple[int, ...], index: Any) -> Tensor:
+    return IndexAdd.apply(grad, shape=shape, index=index)
+
+
+# zeros(shape) with grad added at index: GetItem's backward, a word of the vocabulary
+_scatter_add = V.dual(_index_add, _index_add_recorded)
 
 
 def _is_basic(index: Any) -> bool:
