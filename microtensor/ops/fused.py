@@ -37,6 +37,14 @@ class Linear(Function):
     _fresh_grads = True  # three matmuls: new arrays (the engine need not copy them)
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
+        out = self._affine(x, weight, bias)
+        self.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def _affine(x: np.ndarray, weight: np.ndarray, bias: Any) -> np.ndarray:
+        """x @ weight + bias as a new array, the shapes checked (each subclass saves what its
+        own backward needs, once)."""
         if weight.ndim != 2 or (bias is not None and bias.shape != weight.shape[1:]):
             raise ValueError(
                 f"linear: weight must be (in, out) and bias (out,), got weight {weight.shape}"
@@ -53,7 +61,6 @@ class Linear(Function):
                 out += bias  # out is ours: no second array for the sum
             else:
                 out = out + bias
-        self.save_for_backward(x, weight)
         return out
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
@@ -82,7 +89,7 @@ class LinearSigmoid(Linear):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
-        out = super().forward(x, weight, bias)
+        out = self._affine(x, weight, bias)
         V.expit(out, out=out)
         self.save_for_backward(x, weight, out)
         return out
@@ -98,7 +105,7 @@ class LinearTanh(Linear):
     tanh in place on the product; the gradient is Tanh's `tanh_grad`."""
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
-        out = super().forward(x, weight, bias)
+        out = self._affine(x, weight, bias)
         np.tanh(out, out=out)
         self.save_for_backward(x, weight, out)
         return out
@@ -117,7 +124,7 @@ class LinearReLU(Linear):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
-        z = super().forward(x, weight, bias)
+        z = self._affine(x, weight, bias)
         if any(self.needs_input_grad):
             self.save_for_backward(x, weight, z, constant(np.flatnonzero(z == 0)))
         np.maximum(z, 0, out=z)  # NaN stays NaN, so sign(out) is Relu's NaN slope too
