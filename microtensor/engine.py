@@ -34,6 +34,7 @@ from .tensor import Tensor, _make
 # uncontended acquire per backward call (not per op), so the single-thread cost is ~0.1 us.
 _grad_lock = threading.Lock()
 _lock, _unlock = _grad_lock.acquire, _grad_lock.release  # bound once: cheaper than `with`
+_NONE: dict[Any, Any] = {}  # an empty table shared by every backward() (never written)
 
 
 def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool | None = None,
@@ -43,7 +44,8 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool | None = N
         raise RuntimeError("backward: this tensor does not require grad (no input of it requires "
                            "grad, or it was computed under no_grad)")
     root = _root_grad(tensor, gradient, create_graph, "backward")
-    _run([tensor], [root], create_graph if retain_graph is None else retain_graph, create_graph)
+    start = tensor if tensor.grad_fn is None else tensor.grad_fn
+    _run([start], [root], create_graph if retain_graph is None else retain_graph, create_graph)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -67,7 +69,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad")
     roots = [_root_grad(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
-    sink = _run(outputs, roots, create_graph if retain_graph is None else retain_graph,
+    starts = [t if t.grad_fn is None else t.grad_fn for t in outputs]
+    sink = _run(starts, roots, create_graph if retain_graph is None else retain_graph,
                 create_graph, inputs)
     for i, t in enumerate(inputs):
         if id(t) not in sink and not allow_unused:
@@ -108,29 +111,29 @@ def _root_grad(t: Tensor, gradient: Any, create_graph: bool, where: str) -> Any:
     return g
 
 
-def _run(roots: list[Tensor], seeds: list[Any], retain_graph: bool, create_graph: bool,
+def _run(starts: list[Any], seeds: list[Any], retain_graph: bool, create_graph: bool,
          targets: list[Tensor] | None = None, observer: Any = None) -> dict[int, list[Any]]:
-    """Send `seeds` back from `roots`; return the sink, id(tensor) -> [tensor, gradient, owned]
-    (owned: the engine or the op made the array). backward() commits it (every leaf and
-    retain_grad tensor) to `.grad`; with `targets` (mt.grad) it keeps only theirs and only nodes
-    that lead to one run; an `observer` sees each node and edge, and then no hook runs."""
+    """Send `seeds` back from `starts` (each output's node, or the output if it is a leaf) and
+    return the sink, id(tensor) -> [tensor, gradient, owned] (owned: the engine or the op made
+    the array). backward() commits it (every leaf and retain_grad tensor) to `.grad`; with
+    `targets` (mt.grad) it keeps only theirs and only nodes that lead to one run; an `observer`
+    sees each node and edge, and then no hook runs."""
     sink: dict[int, list[Any]] = {}
     grads: dict[Any, Any] = {}  # node -> its summed gradient, until it runs
     heap: list[tuple[int, Any]] = []
     wanted = needed = None
-    caught: dict[Any, Tensor] = {}  # node -> the non-leaf target it made (mt.grad)
+    caught: dict[Any, Tensor] = _NONE  # node -> the non-leaf target it made (mt.grad)
     if targets is not None:
         wanted = {id(t) for t in targets}
         caught = {t.grad_fn: t for t in targets if t.grad_fn is not None}
-        needed = _needed([t.grad_fn for t in roots if t.grad_fn is not None], wanted, caught)
+        needed = _needed([e for e in starts if not isinstance(e, Tensor)], wanted, caught)
     hooked = observer is None  # an observed pass runs no hooks,
     plain = hooked and targets is None  # and only backward() fills retain_grad and .grad
     anomaly = _state.anomaly and hooked
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
     try:
-        n, results, owned = None, seeds, False  # the seeds come from no node
-        edges = [t if t.grad_fn is None else t.grad_fn for t in roots]
+        n, edges, results, owned = None, starts, seeds, False  # the seeds come from no node
         while True:
             i = -1
             for e in edges:

@@ -182,6 +182,7 @@ def record_backward(outputs: list[Tensor], gradients: list[Any] | None = None, *
              for t, g in zip(outputs, gradients)]
     record = BackwardRecord(seeds=seeds)
     live = [(t, s) for t, s in zip(outputs, seeds) if s is not None]
-    sink = _engine._run([t for t, _ in live], [s for _, s in live], True, False, None, record)
+    starts = [t if t.grad_fn is None else t.grad_fn for t, _ in live]
+    sink = _engine._run(starts, [s for _, s in live], True, False, None, record)
     record.leaf_total = {key: _array(entry[1]) for key, entry in sink.items()}
     return record

@@ -135,6 +135,9 @@ def op_args(fn: NodeView) -> list[str]:
     out = []
     op = fn.function
     exponent = getattr(op, "exponent", None)
+    if exponent is None and fn.name == "Pow":  # x ** c: c is Pow's input y, saved for backward
+        exponent = next((v for kind, i, v in fn.saved
+                         if kind == "input" and i == 1 and np.ndim(v) == 0), None)
     if exponent is not None:
         out.append(f"exponent={_fmt_arg(exponent)}")
     for attr, label in (("lo", "min"), ("hi", "max")):
