@@ -20,35 +20,7 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (
-    abs,
-    broadcast_to,
-    clip,
-    concatenate,
-    exp,
-    expand_dims,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    maximum,
-    mean,
-    minimum,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    sqrt,
-    squeeze,
-    stack,
-    sum,
-    swapaxes,
-    tanh,
-    transpose,
-    where,
-)
-from .ops import max as max  # noqa: PLC0414 - re-export under NumPy's name
-from .ops import min as min  # noqa: PLC0414
+from .ops.registry import REGISTRY as _REGISTRY
 from .random import default_generator, manual_seed
 from .tensor import RemovableHandle, Tensor  # first: the ops import it
 from . import graph  # noqa: F401 - mt.graph: read-only node views, record_backward
@@ -56,12 +28,15 @@ from . import viz  # noqa: F401 - mt.viz (graphviz itself is imported only when 
 
 __version__ = "0.1.0"
 
+# every op registered with export=True (ops/registry.py) is mt.<name>: exp, sum, where, ...
+_OPS = {name: entry.fn for name, entry in _REGISTRY.items() if entry.export}
+globals().update(_OPS)
+
 __all__ = [
-    "Function", "GradcheckError", "RemovableHandle", "Tensor", "abs", "arange", "broadcast_to",
-    "clip", "concatenate", "constant", "default_generator", "detect_anomaly", "enable_grad", "exp",
-    "expand_dims", "eye", "full", "grad", "gradcheck", "gradgradcheck", "is_anomaly_enabled",
-    "is_grad_enabled", "log", "log_softmax", "logsumexp", "manual_seed", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
-    "relu", "reshape", "scope", "set_grad_enabled", "sigmoid", "softmax", "sqrt", "squeeze",
-    "stack", "sum", "swapaxes", "tanh", "tensor", "transpose", "where", "zeros", "zeros_like",
+    "Function", "GradcheckError", "RemovableHandle", "Tensor", "arange", "constant",
+    "default_generator", "detect_anomaly", "enable_grad", "eye", "full", "grad", "gradcheck",
+    "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled", "manual_seed", "no_grad",
+    "ones", "ones_like", "ops", "rand", "randn", "scope", "set_grad_enabled", "tensor", "zeros",
+    "zeros", "zeros_like",
 ]
+__all__.extend(sorted(_OPS))

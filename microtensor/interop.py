@@ -17,27 +17,18 @@ import numpy as np
 
 from . import ops
 from .grad_mode import is_grad_enabled
+from .ops.registry import REGISTRY
 from .shapes import normalize_axis
 from .tensor import Tensor, _make
 
-_UFUNCS = {
-    np.add: ops.add,
-    np.subtract: ops.sub,
-    np.multiply: ops.mul,
-    np.true_divide: ops.div,
-    np.power: ops.pow,
-    np.negative: ops.neg,
-    np.positive: lambda x: x,
-    np.exp: ops.exp,
-    np.log: ops.log,
-    np.sqrt: ops.sqrt,
-    np.absolute: ops.abs,
-    np.tanh: ops.tanh,
-    np.maximum: ops.maximum,
-    np.minimum: ops.minimum,
-    np.matmul: ops.matmul,
-    np.square: lambda x: ops.pow(x, 2),
+# NumPy ufuncs that run a registered op (ops/registry.py: `numpy=`), with the op's arguments,
+# plus two that are spelled with other ops
+_UFUNCS: dict[Any, Any] = {
+    route: entry.fn for entry in REGISTRY.values() for route in entry.numpy
+    if isinstance(route, np.ufunc)
 }
+_UFUNCS[np.positive] = lambda x: x
+_UFUNCS[np.square] = lambda x: ops.pow(x, 2)
 
 # zero almost everywhere: their results are returned untracked, like comparisons
 _PIECEWISE_CONSTANT = {np.sign, np.floor, np.ceil, np.rint, np.trunc}
@@ -202,31 +193,40 @@ def _broadcast_to(array: Any, shape: Any, subok: bool = False) -> Tensor:
     return ops.broadcast_to(array, shape)
 
 
-_FUNCTIONS = {
+# NumPy's signature for the registered ops whose NumPy function takes other arguments than
+# the op (np.sum's dtype= and out=, np.reshape's order=, ...); the op itself otherwise
+_SIGNATURES: dict[Any, Any] = {
     np.where: _where,
     np.concatenate: _join("concatenate", ops.concatenate),
     np.stack: _join("stack", ops.stack),
     np.broadcast_to: _broadcast_to,
     np.reshape: _reshape,
-    np.ravel: _ravel,
     np.transpose: _transpose,
     np.swapaxes: lambda a, axis1, axis2: ops.swapaxes(_t(a), axis1, axis2),
     np.expand_dims: lambda a, axis: ops.expand_dims(_t(a), axis),
     np.squeeze: lambda a, axis=None: ops.squeeze(_t(a), axis),
     np.sum: _sum,
     np.mean: _mean,
-    np.var: _var,
-    np.std: _std,
     np.max: _extreme("max", ops.max),
     np.amax: _extreme("amax", ops.max),
     np.min: _extreme("min", ops.min),
     np.amin: _extreme("amin", ops.min),
     np.clip: _clip,
+}
+
+# NumPy functions that run a registered op, and those composed of several ops
+_FUNCTIONS: dict[Any, Any] = {
+    route: _SIGNATURES.get(route, entry.fn) for entry in REGISTRY.values()
+    for route in entry.numpy if not isinstance(route, np.ufunc)
+}
+_FUNCTIONS.update({
+    np.ravel: _ravel,
+    np.var: _var,
+    np.std: _std,
     np.dot: _dot,
     np.inner: _inner,
     np.outer: _outer,
-    np.matmul: ops.matmul,
-}
+})
 
 # Functions whose result carries no gradient (shapes, indices, booleans, constants, or the
 # values copied out, as np.asarray does): they run on the data even for a tracked tensor.

@@ -172,10 +172,6 @@ class Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return _make(self.data)
 
-    def astype(self, dtype: Any) -> Tensor:
-        """A copy cast to `dtype`; differentiable (the gradient is cast back)."""
-        return _ops.astype(self, dtype)
-
     # ----------------------------------------------------------------- autograd
     def backward(
         self,
@@ -277,66 +273,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ----------------------------------------------------------------- methods -> ops
-    def exp(self) -> Tensor:
-        """e ** self."""
-        return _ops.exp(self)
-
-    def log(self) -> Tensor:
-        """Natural logarithm."""
-        return _ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        """Square root."""
-        return _ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        """Absolute value."""
-        return _ops.abs(self)
-
-    def tanh(self) -> Tensor:
-        """Hyperbolic tangent."""
-        return _ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        """1 / (1 + exp(-self)), computed without overflow."""
-        return _ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        """max(self, 0)."""
-        return _ops.relu(self)
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
-        """Limit values to [min, max] (either may be None)."""
-        return _ops.clip(self, min, max)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over `axis` (None: all)."""
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over `axis` (None: all)."""
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over `axis`; tied maxima share the gradient equally."""
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Minimum over `axis`; tied minima share the gradient equally."""
-        return _ops.min(self, axis, keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """log(sum(exp(self), axis)), computed without overflow."""
-        return _ops.logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        """exp(self) / sum(exp(self), axis), computed without overflow."""
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """self - logsumexp(self, axis), computed without overflow."""
-        return _ops.log_softmax(self, axis)
-
+    # Most op methods are the registered op functions themselves (`Tensor.exp is mt.exp`),
+    # installed by `install_op_methods`; these have signatures of their own.
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape: a tuple or separate ints, one of them may be -1."""
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -348,14 +286,6 @@ class Tensor:
     def flatten(self) -> Tensor:
         """A 1-D copy of the values."""
         return _ops.reshape(self, -1)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        """Remove axes of length one (all, or those in `axis`)."""
-        return _ops.squeeze(self, axis)
-
-    def expand_dims(self, axis: Any) -> Tensor:
-        """Insert a length-one axis at `axis`."""
-        return _ops.expand_dims(self, axis)
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
@@ -428,3 +358,17 @@ class Tensor:
 
 from . import engine as _engine  # noqa: E402  (circular: ops and engine use Tensor)
 from . import ops as _ops  # noqa: E402
+
+
+def install_op_methods(registry: dict[str, Any]) -> None:
+    """Make every registered op that asks for a method (ops/registry.py) a Tensor method: the
+    op's function itself, so `t.exp()` is `exp(t)`. Called once, when every op is registered;
+    a method name that Tensor already defines is an error (one definition per name)."""
+    for entry in registry.values():
+        if entry.method is None:
+            continue
+        current = Tensor.__dict__.get(entry.method)
+        if current is not None and current is not entry.fn:
+            raise RuntimeError(f"Tensor.{entry.method} is defined twice (tensor.py and the "
+                               f"registered op {entry.name!r})")
+        setattr(Tensor, entry.method, entry.fn)

@@ -3,7 +3,8 @@ that checks its arguments and calls `Op.apply`. The primitives' functions are ex
 the fused layers (`fused`: nn.Linear's ops) and the losses (`losses`: nn.functional's) are
 modules of their own, built on the primitives' derivative helpers (`_derivatives`)."""
 
-from . import fused, losses
+from ..tensor import install_op_methods as _install_op_methods
+from . import fused, losses, registry, vocab
 from .elementwise import (
     Abs,
     Add,
@@ -80,7 +81,7 @@ from .shape import (
 )
 
 __all__ = [
-    "fused", "losses",
+    "fused", "losses", "registry", "vocab",
     "Abs", "Add", "BroadcastTo", "Cast", "Clip", "Concatenate", "Div", "Exp", "GetItem",
     "IndexAdd", "Log", "LogSoftmax", "LogSumExp", "MatMul", "Max", "Maximum", "Mean", "Min",
     "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack",
@@ -90,3 +91,8 @@ __all__ = [
     "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
     "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose", "where",
 ]
+
+# every registered op's function, here too (a new op needs no line in this file)
+globals().update({name: entry.fn for name, entry in registry.REGISTRY.items()})
+__all__.extend(sorted(set(registry.REGISTRY) - set(__all__)))
+_install_op_methods(registry.REGISTRY)  # t.exp(), t.sum(axis), ...

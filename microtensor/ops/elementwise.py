@@ -15,6 +15,7 @@ from ..function import Function, constant
 from ..tensor import Tensor, _make
 from . import vocab as V
 from ._util import operand, operands, raw, tensor_arg
+from .registry import register
 
 
 class Add(Function):
@@ -150,6 +151,18 @@ class Log(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / x
+
+
+class Log1p(Function):
+    """log(1 + x), precise for small x (NumPy's log1p).   d/dx = 1 / (1 + x)"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.save_for_backward(x)
+        return np.log1p(x)
+
+    def backward(self, grad: Any) -> Any:
+        (x,) = self.saved
+        return grad / (1 + x)
 
 
 class Sqrt(Function):
@@ -301,71 +314,91 @@ class Cast(Function):
 
 
 # ---------------------------------------------------------------------- functional API
+@register(export=False, numpy=np.add)
 def add(x: Any, y: Any) -> Tensor:
     """x + y with NumPy broadcasting."""
     return Add.apply(*operands(x, y, "add"))
 
 
+@register(export=False, numpy=np.subtract)
 def sub(x: Any, y: Any) -> Tensor:
     """x - y with NumPy broadcasting."""
     return Sub.apply(*operands(x, y, "sub"))
 
 
+@register(export=False, numpy=np.multiply)
 def mul(x: Any, y: Any) -> Tensor:
     """x * y with NumPy broadcasting."""
     return Mul.apply(*operands(x, y, "mul"))
 
 
+@register(export=False, numpy=np.true_divide)
 def div(x: Any, y: Any) -> Tensor:
     """x / y with NumPy broadcasting."""
     return Div.apply(*operands(x, y, "div"))
 
 
+@register(export=False, numpy=np.power)
 def pow(x: Any, y: Any) -> Tensor:  # noqa: A001 - the operator's name
     """x ** y; either may be a tensor."""
     return Pow.apply(*operands(x, y, "pow"))
 
 
+@register(export=False, numpy=np.negative)
 def neg(x: Any) -> Tensor:
     """-x."""
     return Neg.apply(_tensor(x, "neg"))
 
 
+@register(method=True, numpy=np.exp)
 def exp(x: Any) -> Tensor:
     """Elementwise e ** x."""
     return Exp.apply(_tensor(x, "exp"))
 
 
+@register(method=True, numpy=np.log)
 def log(x: Any) -> Tensor:
     """Elementwise natural logarithm."""
     return Log.apply(_tensor(x, "log"))
 
 
+@register(method=True, numpy=np.log1p)
+def log1p(x: Any) -> Tensor:
+    """Elementwise log(1 + x), precise where x is small."""
+    return Log1p.apply(_tensor(x, "log1p"))
+
+
+@register(method=True, numpy=np.sqrt)
 def sqrt(x: Any) -> Tensor:
     """Elementwise square root."""
     return Sqrt.apply(_tensor(x, "sqrt"))
 
 
+@register(method=True, numpy=np.absolute)
 def abs(x: Any) -> Tensor:  # noqa: A001
     """Elementwise absolute value."""
     return Abs.apply(_tensor(x, "abs"))
 
 
+@register(method=True, numpy=np.tanh)
 def tanh(x: Any) -> Tensor:
     """Elementwise hyperbolic tangent."""
     return Tanh.apply(_tensor(x, "tanh"))
 
 
+@register(method=True)
 def sigmoid(x: Any) -> Tensor:
     """Elementwise logistic function, stable for any input."""
     return Sigmoid.apply(_tensor(x, "sigmoid"))
 
 
+@register(method=True)
 def relu(x: Any) -> Tensor:
     """Elementwise max(x, 0)."""
     return Relu.apply(_tensor(x, "relu"))
 
 
+@register(method=True, numpy=np.clip)
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Limit x to [min, max]; the bounds are numbers or None."""
     for name, bound in (("min", min), ("max", max)):
@@ -376,16 +409,19 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     return Clip.apply(_tensor(x, "clip"), min, max)
 
 
+@register(numpy=np.maximum)
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise maximum with broadcasting; ties share the gradient."""
     return Maximum.apply(*operands(x, y, "maximum"))
 
 
+@register(numpy=np.minimum)
 def minimum(x: Any, y: Any) -> Tensor:
     """Elementwise minimum with broadcasting; ties share the gradient."""
     return Minimum.apply(*operands(x, y, "minimum"))
 
 
+@register(numpy=np.where)
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Pick `a` where `cond` is true and `b` elsewhere (broadcasting all three)."""
     c = cond.data if isinstance(cond, Tensor) else np.asarray(operand(cond, "where"))
@@ -396,6 +432,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return Where.apply(c, operand(a, "where"), operand(b, "where"))
 
 
+@register(method=True, export=False)
 def astype(x: Any, dtype: Any) -> Tensor:
     """Cast to `dtype` (bool, integer or float); the gradient flows back in x's dtype."""
     x = _tensor(x, "astype")

@@ -10,6 +10,7 @@ from ..function import Function
 from ..tensor import Tensor
 from . import vocab as V
 from ._util import operand
+from .registry import register
 
 
 class MatMul(Function):
@@ -70,6 +71,7 @@ def _check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
         ) from None
 
 
+@register(numpy=np.matmul)
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with np.matmul semantics."""
     return MatMul.apply(operand(x, "matmul"), operand(y, "matmul"))

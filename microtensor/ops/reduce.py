@@ -15,6 +15,7 @@ from ..shapes import kept_shape, normalize_axis, normalize_one_axis
 from ..tensor import Tensor, _make
 from . import vocab as V
 from ._util import tensor_arg
+from .registry import register
 
 
 class _Reduction(Function):
@@ -167,6 +168,7 @@ def _floats(x: Any, op: str) -> Tensor:
     return x if x.data.dtype.kind == "f" else _make(x.data.astype(np.float64))
 
 
+@register(method=True, numpy=np.sum)
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over `axis` (int, tuple, negative or None for all)."""
     if not isinstance(x, Tensor):
@@ -174,6 +176,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
+@register(method=True, numpy=np.mean)
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`."""
     if not isinstance(x, Tensor):
@@ -181,6 +184,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
+@register(method=True, numpy=(np.max, np.amax))
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over `axis`; tied maxima share the gradient equally."""
     if not isinstance(x, Tensor):
@@ -188,6 +192,7 @@ def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
+@register(method=True, numpy=(np.min, np.amin))
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over `axis`; tied minima share the gradient equally."""
     if not isinstance(x, Tensor):
@@ -195,6 +200,7 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
+@register(method=True)
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x), axis)) without overflow; an all -inf slice gives -inf."""
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
@@ -202,6 +208,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
+@register(method=True)
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x), axis) without overflow."""
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
@@ -209,6 +216,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return Softmax.apply(x, axis=axis)
 
 
+@register(method=True)
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x, axis) without overflow."""
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":

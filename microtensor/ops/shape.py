@@ -12,6 +12,7 @@ from ..shapes import normalize_one_axis, unbroadcast
 from ..tensor import Tensor
 from . import vocab as V
 from ._util import tensor_arg
+from .registry import register
 
 
 class Reshape(Function):
@@ -197,6 +198,7 @@ class Stack(Function):
         )
 
 
+@register(numpy=np.reshape)
 def reshape(x: Any, shape: Any) -> Tensor:
     """Same values in a new shape (a tuple or an int; one entry may be -1)."""
     if not isinstance(x, Tensor):
@@ -216,6 +218,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
+@register(numpy=np.transpose)
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute axes; None reverses them (NumPy's `.T`)."""
     if not isinstance(x, Tensor):
@@ -231,6 +234,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
     return Transpose.apply(x, axes=axes)
 
 
+@register(numpy=np.swapaxes)
 def swapaxes(x: Any, a: int, b: int) -> Tensor:
     """Exchange two axes."""
     if not isinstance(x, Tensor):
@@ -241,6 +245,7 @@ def swapaxes(x: Any, a: int, b: int) -> Tensor:
     return Transpose.apply(x, axes=tuple(axes))
 
 
+@register(method=True, numpy=np.squeeze)
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Drop length-one axes (all of them, or those in `axis`)."""
     if not isinstance(x, Tensor):
@@ -258,6 +263,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
+@register(method=True, numpy=np.expand_dims)
 def expand_dims(x: Any, axis: int) -> Tensor:
     """Insert a length-one axis at `axis`."""
     if not isinstance(x, Tensor):
@@ -266,12 +272,14 @@ def expand_dims(x: Any, axis: int) -> Tensor:
     return Reshape.apply(x, shape=x.shape[:a] + (1,) + x.shape[a:])
 
 
+@register(numpy=np.broadcast_to)
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """View `x` with NumPy broadcasting to `shape`; the gradient is summed back."""
     shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
     return BroadcastTo.apply(tensor_arg(x, "broadcast_to"), shape=shape)
 
 
+@register(export=False)
 def getitem(x: Any, index: Any) -> Tensor:
     """x[index]: slices, ints, None, ..., integer/boolean arrays or lists, mixed."""
     if not isinstance(x, Tensor):
@@ -279,11 +287,13 @@ def getitem(x: Any, index: Any) -> Tensor:
     return GetItem.apply(x, index=_clean_index(index))
 
 
+@register(numpy=np.concatenate)
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     return Concatenate.apply(*_sequence(tensors, "concatenate"), axis=axis)
 
 
+@register(numpy=np.stack)
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     return Stack.apply(*_sequence(tensors, "stack"), axis=axis)
