@@ -265,14 +265,14 @@ def test_sequential_children_record_their_scope_with_and_without_hooks():
     assert out.grad_fn._scope == (net, net[2])
     assert sig_node._scope == (net, net[1])
     assert first_node._scope == (net, net[0])
-    assert mt.grad_mode._state.scope == ()
+    assert mt.grad_mode.current_scope() == ()
 
 
 def test_sequential_restores_the_scope_when_a_child_raises():
     net = nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 1))
     with pytest.raises(ValueError, match="linear"):
         net(mt.ones(1, 2))
-    assert mt.grad_mode._state.scope == ()
+    assert mt.grad_mode.current_scope() == ()
 
 
 def test_sequential_calls_a_child_that_defines_its_own_call():

@@ -1,4 +1,4 @@
-"""nn.Linear(..., activation=...): Linear and its activation as one graph node (nn/_fused.py).
+"""nn.Linear(..., activation=...): Linear and its activation as one graph node (ops/fused.py).
 
 The fused ops must be indistinguishable from Linear followed by the activation module in
 everything but the graph's shape: the same outputs and gradients bit for bit (any shapes,
