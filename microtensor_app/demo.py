@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import plots
-from .files import write_text
+from .files import staged_folder, write_text
 
 
 def _say(text: str) -> None:
@@ -120,12 +120,28 @@ def gradient_table() -> tuple[list[dict[str, Any]], str]:
     return rows, study.format_table(rows)
 
 
+# what the demo writes (the graphs as .svg, or as .dot without graphviz's `dot`)
+DEMO_FILES = ("xor_loss.png", "hotdogs_boundaries.png", "iris_loss.png", "xor_forward.svg",
+              "xor_backward.svg", "xor_forward.dot", "xor_backward.dot", "gradients.txt",
+              "index.html")
+
+
 def run_demo(out: Path, quick: bool = False) -> int:
-    """Run everything, write pictures and index.html into `out`, print where they went."""
+    """Run everything, write pictures and index.html into `out`, print where they went.
+
+    The files are written into a staging folder and moved into `out` only when all of them
+    are complete (index.html last), so a failure half way leaves `out` as it was."""
+    with staged_folder(out, "--out", owned=DEMO_FILES, last="index.html") as stage:
+        count = _write_demo(stage, quick)
+    _say(f"\nwrote {count} files into {out}/; open {out / 'index.html'}")
+    return 0
+
+
+def _write_demo(out: Path, quick: bool) -> int:
+    """The demo's work, writing into `out`; returns the number of files written."""
     import microtensor as mt
     import nn
 
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sections: list[tuple[str, str, list[Path]]] = []
 
@@ -187,9 +203,8 @@ def run_demo(out: Path, quick: bool = False) -> int:
     write_text(out / "gradients.txt", grad_text + "\n")
     sections.append(("Autodiff vs manual backprop", grad_text, []))
 
-    index = _index_html(out, sections, time.perf_counter() - started)
-    _say(f"\nwrote {len(list(out.iterdir()))} files into {out}/; open {index}")
-    return 0
+    _index_html(out, sections, time.perf_counter() - started)
+    return len(list(out.iterdir()))
 
 
 def _graphs(model: Any, Xt: Any, yt: Any, out: Path) -> tuple[str, list[Path]]:

@@ -429,3 +429,22 @@ def test_cli_target_too_large_for_the_loss_fails_before_training(capsys,
     status, _, err = main(capsys, "train", csv, *FAST, "--out", tmp_path / "o")
     assert_one_line_error(status, err, "d.csv", "'y'", "1e+300", "rescale")
     assert not (tmp_path / "o").exists()
+
+
+def test_demo_failure_half_way_leaves_the_output_folder_as_it_was(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from microtensor_app import demo
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "index.html").write_text("the old page")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(demo, "gradient_table", broken)  # the last step before index.html
+    with pytest.raises(RuntimeError, match="disk full"):
+        demo.run_demo(out, quick=True)
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert (out / "index.html").read_text() == "the old page"
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no staging folder left behind
