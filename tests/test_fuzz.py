@@ -45,8 +45,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import note as _hypothesis_note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from op_table import BY_NAME
 
 import microtensor as mt
+from microtensor.ops.registry import REGISTRY
 
 # NumPy's own warnings for inputs the fuzz feeds on purpose (mean of an empty slice; the
 # complex gradient of a known bug): they are outcomes under test, not noise to fail on
@@ -239,7 +241,7 @@ INDICES = st.sampled_from([
     [[0]], (slice(None), None, 0), (0, 0, 0, 0), np.array([1.5]), True,
 ])
 
-OPS: list[Op] = [
+_ROWS: list[Op] = [
     Op("add", 2, NOTHING, lambda a, b, _: a + b if isinstance(a, mt.Tensor) else mt.ops.add(a, b),
        lambda a, b, _: np.add(a, b)),
     Op("sub", 2, NOTHING, lambda a, b, _: mt.ops.sub(a, b), lambda a, b, _: np.subtract(a, b)),
@@ -288,6 +290,13 @@ OPS: list[Op] = [
        mt.reshape, np.reshape),
     Op("transpose", 1, st.sampled_from([None, (0,), (1, 0), (0, 1, 2), (2, 0, 1), (0, 0), "x"]),
        mt.transpose, np.transpose),
+    Op("swapaxes", 1, st.tuples(ONE_AXIS, ONE_AXIS), lambda a, k: mt.swapaxes(a, *k),
+       lambda a, k: np.swapaxes(a, _np_int(k[0]), _np_int(k[1]))),
+    Op("squeeze", 1, AXES, mt.squeeze, lambda a, k: np.squeeze(a, axis=_np_axis(a, k))),
+    Op("expand_dims", 1, ONE_AXIS, mt.expand_dims,
+       lambda a, k: np.expand_dims(a, _np_int(k))),
+    Op("broadcast_to", 1, st.sampled_from([(), (1,), (2,), (3, 2), (2, 1, 1), (0,), -1, "x",
+                                           (1.5,)]), mt.broadcast_to, np.broadcast_to),
     Op("getitem", 1, INDICES, lambda a, i: a[i] if isinstance(a, mt.Tensor) else
        mt.ops.getitem(a, i), lambda a, i: np.asarray(a)[i]),
     Op("concatenate", 2, ONE_AXIS, lambda a, b, k: mt.concatenate([a, b], axis=k),
@@ -299,6 +308,27 @@ OPS: list[Op] = [
        mt.ops.astype, lambda a, d: np.asarray(a).astype(_np_dtype(d))),
     Op("tensor", 1, NOTHING, lambda a, _: mt.tensor(a), lambda a, _: _np_tensor(a)),
 ]
+
+
+def _from_op_table(name: str) -> Op:
+    """The row of a registered op that needs no arguments of its own (exp, log1p, ...): its
+    function against the op table's NumPy reference, with as many operands as the table's
+    row draws domains for."""
+    fn, row = REGISTRY[name].fn, BY_NAME[name]
+    arity = len(getattr(row.cases, "domains", ()))
+    if arity == 1:
+        return Op(name, 1, NOTHING, lambda a, _: fn(a), lambda a, _: row.ref(a))
+    if arity == 2:
+        return Op(name, 2, NOTHING, lambda a, b, _: fn(a, b), lambda a, b, _: row.ref(a, b))
+    raise LookupError(f"tests/test_fuzz.py: the registered op {name!r} needs a row in _ROWS "
+                      "(its op-table row is not an elementwise one)")
+
+
+# Every registered op (its own row above, or one made from the op table), then what is not a
+# registered op: comparisons and mt.tensor
+_BY_NAME = {op.name: op for op in _ROWS}
+OPS: list[Op] = [_BY_NAME.pop(name, None) or _from_op_table(name) for name in REGISTRY]
+OPS += _BY_NAME.values()
 OPS_BY_NAME = {op.name: op for op in OPS}
 
 
@@ -689,7 +719,8 @@ for _test, _mode in ((test_fuzz_op_tensors_numpy_consistent, "tensors"),
 
 
 VALID_EXTRA = {**EXTRA_FOR, "clip": (-1.0, 1.0), "concatenate": 0, "stack": 0,
-               "astype": np.float64}
+               "astype": np.float64, "swapaxes": (0, -1), "squeeze": None, "expand_dims": 0,
+               "broadcast_to": (2, 2)}
 
 
 def test_bad_and_odd_inputs_every_op(name):
