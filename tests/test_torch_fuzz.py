@@ -33,8 +33,9 @@ the `ci` profile runs 900 programs (~1 minute); `HYPOTHESIS_PROFILE=thorough` ru
 (`explore`: the same number, freshly random on each run).
 A failure prints the whole program (`note` lines) with its leaves' values.
 
-The op list is one list, FUZZ_OPS, of `FuzzOp(name, make)`: `make(program, x)` applies the op
-to operand `x` through `program.apply(...)`; a registry of ops can later supply it instead.
+The op list, FUZZ_OPS, of `FuzzOp(name, make)` (`make(program, x)` applies the op to operand
+`x` through `program.apply(...)`), holds every op of microtensor's registry (its own row, or one
+made from its op-table row) and the operator variants and nn.functional ops after them.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ import pytest
 import strategies as S
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from op_table import BY_NAME
 
 import microtensor as mt
 import nn.functional as F
+from microtensor.ops.registry import REGISTRY
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -824,47 +827,54 @@ def _class_loss(name: str) -> FuzzOp:
 
 
 # ------------------------------------------------------------------------------ the list
-FUZZ_OPS: list[FuzzOp] = [
-    _binary("+", lambda a, b: a + b, torch.add),
-    _binary("-", lambda a, b: a - b, torch.sub),
-    _binary("*", lambda a, b: a * b, torch.mul),
-    _binary("/", lambda a, b: a / b, torch.div, ("real", "nonzero")),
-    _binary("**", lambda a, b: a**b, torch.pow, ("positive", "bounded")),
+# The rows of registered ops (tests/test_registry.py: microtensor/ops/registry.py), keyed by the
+# registered name; a registered op without a row here gets one from its op-table row
+# (`_from_op_table`). The second list is what is not a registered op of its own: operator
+# variants, the nn.functional activations and losses.
+_REGISTERED: dict[str, FuzzOp] = {
+    "add": _binary("+", lambda a, b: a + b, torch.add),
+    "sub": _binary("-", lambda a, b: a - b, torch.sub),
+    "mul": _binary("*", lambda a, b: a * b, torch.mul),
+    "div": _binary("/", lambda a, b: a / b, torch.div, ("real", "nonzero")),
+    "pow": _binary("**", lambda a, b: a**b, torch.pow, ("positive", "bounded")),
+    "neg": _simple("neg", "-{}", lambda a: -a, torch.neg),
+    "exp": _unary("exp", "exp", torch.exp, "bounded", mt_function=mt.exp),
+    "log": _unary("log", "log", torch.log, "positive", mt_function=mt.log),
+    "sqrt": _unary("sqrt", "sqrt", torch.sqrt, "positive", mt_function=mt.sqrt),
+    "abs": _unary("abs", "abs", torch.abs, kinks=(0.0,), mt_function=mt.abs),
+    "tanh": _unary("tanh", "tanh", torch.tanh, mt_function=mt.tanh),
+    "sigmoid": _unary("sigmoid", "sigmoid", torch.sigmoid, mt_function=mt.sigmoid),
+    "relu": _unary("relu", "relu", torch.relu, kinks=(0.0,), mt_function=mt.relu),
+    "clip": FuzzOp("clip", _clip),
+    "maximum": _function("maximum", mt.maximum, torch.maximum, _apart),
+    "minimum": _function("minimum", mt.minimum, torch.minimum, _apart),
+    "where": FuzzOp("where", _where),
+    "sum": _reduction("sum", lambda a, d, k: torch.sum(a, dim=d, keepdim=k)),
+    "mean": _reduction("mean", lambda a, d, k: torch.mean(a, dim=d, keepdim=k)),
+    "max": _reduction("max", lambda a, d, k: torch.amax(a, dim=d, keepdim=k), ties=True),
+    "min": _reduction("min", lambda a, d, k: torch.amin(a, dim=d, keepdim=k), ties=True),
+    "logsumexp": _reduction("logsumexp", lambda a, d, k: torch.logsumexp(a, dim=d, keepdim=k)),
+    "softmax": _softmax_like("softmax", torch.softmax, F.softmax),
+    "log_softmax": _softmax_like("log_softmax", torch.log_softmax, F.log_softmax),
+    "matmul": FuzzOp("matmul", _matmul, min_dims=1),
+    "reshape": FuzzOp("reshape", _reshape),
+    "transpose": FuzzOp("transpose", _transpose),
+    "swapaxes": FuzzOp("swapaxes", _swapaxes, min_dims=1),
+    "getitem": FuzzOp("getitem", _getitem),
+    "concatenate": FuzzOp("concatenate", _concatenate, min_dims=1),
+    "stack": FuzzOp("stack", _stack),
+    "broadcast_to": FuzzOp("broadcast_to", _broadcast_to),
+    "squeeze": FuzzOp("squeeze", _squeeze),
+    "expand_dims": FuzzOp("expand_dims", _expand_dims),
+    "astype": FuzzOp("astype", _astype),
+}
+
+_MORE: list[FuzzOp] = [
     FuzzOp("pow_scalar", _pow_scalar),
     FuzzOp("rpow", _rpow),
-    _simple("neg", "-{}", lambda a: -a, torch.neg),
     _simple("pos", "+{}", lambda a: +a, lambda a: a * 1),
-    _unary("exp", "exp", torch.exp, "bounded", mt_function=mt.exp),
-    _unary("log", "log", torch.log, "positive", mt_function=mt.log),
-    _unary("sqrt", "sqrt", torch.sqrt, "positive", mt_function=mt.sqrt),
-    _unary("abs", "abs", torch.abs, kinks=(0.0,), mt_function=mt.abs),
     _unary("abs()", "abs", torch.abs, kinks=(0.0,), mt_function=abs),
-    _unary("tanh", "tanh", torch.tanh, mt_function=mt.tanh),
-    _unary("sigmoid", "sigmoid", torch.sigmoid, mt_function=mt.sigmoid),
-    _unary("relu", "relu", torch.relu, kinks=(0.0,), mt_function=mt.relu),
-    FuzzOp("clip", _clip),
-    _function("maximum", mt.maximum, torch.maximum, _apart),
-    _function("minimum", mt.minimum, torch.minimum, _apart),
-    FuzzOp("where", _where),
-    _reduction("sum", lambda a, d, k: torch.sum(a, dim=d, keepdim=k)),
-    _reduction("mean", lambda a, d, k: torch.mean(a, dim=d, keepdim=k)),
-    _reduction("max", lambda a, d, k: torch.amax(a, dim=d, keepdim=k), ties=True),
-    _reduction("min", lambda a, d, k: torch.amin(a, dim=d, keepdim=k), ties=True),
-    _reduction("logsumexp", lambda a, d, k: torch.logsumexp(a, dim=d, keepdim=k)),
-    _softmax_like("softmax", torch.softmax, F.softmax),
-    _softmax_like("log_softmax", torch.log_softmax, F.log_softmax),
-    FuzzOp("matmul", _matmul, min_dims=1),
-    FuzzOp("reshape", _reshape),
-    FuzzOp("transpose", _transpose),
-    FuzzOp("swapaxes", _swapaxes, min_dims=1),
     _simple("flatten", "{}.flatten()", lambda a: a.flatten(), torch.flatten),
-    FuzzOp("getitem", _getitem),
-    FuzzOp("concatenate", _concatenate, min_dims=1),
-    FuzzOp("stack", _stack),
-    FuzzOp("broadcast_to", _broadcast_to),
-    FuzzOp("squeeze", _squeeze),
-    FuzzOp("expand_dims", _expand_dims),
-    FuzzOp("astype", _astype),
     # nn.functional: activations, linear, dropout (identity cases) and every loss
     _simple("F.sigmoid", "F.sigmoid({})", F.sigmoid, torch.sigmoid),
     _simple("F.tanh", "F.tanh({})", F.tanh, torch.tanh),
@@ -881,6 +891,30 @@ FUZZ_OPS: list[FuzzOp] = [
     _class_loss("nll_loss"),
     _class_loss("cross_entropy"),
 ]
+
+_FUZZ_DOMAINS = {"positive": "positive", "nonzero": "nonzero"}  # the op table's, else "real"
+
+
+def _from_op_table(name: str) -> FuzzOp:
+    """The row of a registered elementwise op from its op-table row: torch.<name> as the
+    reference, the table's domains; called as the method and as mt.<name> where it is one."""
+    entry, row = REGISTRY[name], BY_NAME[name]
+    domains = [_FUZZ_DOMAINS.get(d, "real") for d in getattr(row.cases, "domains", ())]
+    th_fn = getattr(torch, name, None)
+    if th_fn is None or len(domains) not in (1, 2):
+        raise LookupError(f"tests/test_torch_fuzz.py: the registered op {name!r} needs a row "
+                          "in _REGISTERED (no torch function of its name, or not elementwise)")
+    if len(domains) == 2:
+        return _function(name, entry.fn, th_fn)
+    if entry.method is None:
+        return _simple(name, f"mt.{name}({{}})", entry.fn, th_fn, domains[0])
+    return _unary(name, entry.method, th_fn, domains[0],
+                  mt_function=entry.fn if entry.export else None)
+
+
+FUZZ_OPS: list[FuzzOp] = [
+    _REGISTERED.get(name) or _from_op_table(name) for name in REGISTRY
+] + _MORE
 
 
 # ------------------------------------------------------------------------------ the test
