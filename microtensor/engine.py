@@ -138,8 +138,10 @@ def _run(starts: list[Any], seeds: list[Any], retain_graph: bool, create_graph: 
             i = -1
             for e in edges:
                 i += 1
+                if e is None:
+                    continue
                 gi = results[i]
-                if e is None or gi is None:
+                if gi is None:
                     continue
                 leaf = isinstance(e, Tensor)
                 if leaf:
