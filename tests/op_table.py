@@ -268,4 +268,12 @@ OPS += [
            _np_linear(np.tanh), _linear_cases),
 ]
 
+# rows of the ops added later, one file per family (each imports OpSpec and the case helpers
+# from this module, so they are imported here, after those are defined)
+from op_table_indexing import ROWS as _INDEXING_ROWS  # noqa: E402
+from op_table_math import ROWS as _MATH_ROWS  # noqa: E402
+from op_table_scan import ROWS as _SCAN_ROWS  # noqa: E402
+
+OPS += _MATH_ROWS + _SCAN_ROWS + _INDEXING_ROWS
+
 BY_NAME = {op.name: op for op in OPS}

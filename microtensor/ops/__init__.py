@@ -4,7 +4,7 @@ the fused layers (`fused`: nn.Linear's ops) and the losses (`losses`: nn.functio
 modules of their own, built on the primitives' derivative helpers (`_derivatives`)."""
 
 from ..tensor import install_op_methods as _install_op_methods
-from . import fused, losses, registry, vocab
+from . import fused, indexing, losses, math, registry, scan, vocab  # noqa: F401
 from .elementwise import (
     Abs,
     Add,
