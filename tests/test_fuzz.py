@@ -307,6 +307,9 @@ _ROWS: list[Op] = [
                                      "nonsense", None]),
        mt.ops.astype, lambda a, d: np.asarray(a).astype(_np_dtype(d))),
     Op("tensor", 1, NOTHING, lambda a, _: mt.tensor(a), lambda a, _: _np_tensor(a)),
+    # -- rows of ops/math.py
+    # -- rows of ops/scan.py
+    # -- rows of ops/indexing.py
 ]
 
 

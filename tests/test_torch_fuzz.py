@@ -867,6 +867,9 @@ _REGISTERED: dict[str, FuzzOp] = {
     "squeeze": FuzzOp("squeeze", _squeeze),
     "expand_dims": FuzzOp("expand_dims", _expand_dims),
     "astype": FuzzOp("astype", _astype),
+    # -- rows of ops/math.py
+    # -- rows of ops/scan.py
+    # -- rows of ops/indexing.py
 }
 
 _MORE: list[FuzzOp] = [
