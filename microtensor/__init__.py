@@ -7,7 +7,7 @@
 """
 
 from . import ops  # noqa: I001
-from .engine import grad
+from .autograd import grad
 from .factories import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .function import Function, constant
 from .grad_mode import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import grad as _grad
+from .autograd import grad as _grad
 from .tensor import Tensor, _make
 
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import autograd as _autograd
 from . import engine as _engine
 from .function import Function
 from .tensor import Tensor
@@ -178,7 +179,7 @@ def record_backward(outputs: list[Tensor], gradients: list[Any] | None = None, *
     backward(retain_graph=True)).
     """
     gradients = list(gradients) if gradients is not None else [None] * len(outputs)
-    seeds = [_engine._root_grad(t, g, False, name) if t.requires_grad else None
+    seeds = [_autograd.root_grad(t, g, False, name) if t.requires_grad else None
              for t, g in zip(outputs, gradients)]
     record = BackwardRecord(seeds=seeds)
     live = [(t, s) for t, s in zip(outputs, seeds) if s is not None]

@@ -185,7 +185,7 @@ class Tensor:
         `retain_graph` (default: `create_graph`); with `create_graph=True` the gradients are
         themselves differentiable.
         """
-        _engine.backward(self, gradient, retain_graph, create_graph)
+        _autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -356,7 +356,7 @@ class Tensor:
         return interop.array_function(func, args, kwargs)
 
 
-from . import engine as _engine  # noqa: E402  (circular: ops and engine use Tensor)
+from . import autograd as _autograd  # noqa: E402  (circular: ops and engine use Tensor)
 from . import ops as _ops  # noqa: E402
 
 
