@@ -230,6 +230,18 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> Tensor:
         return _ops.div(other, self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
+
     def __pow__(self, other: Any) -> Tensor:
         return _ops.pow(self, other)
 
