@@ -308,6 +308,8 @@ _ROWS: list[Op] = [
        mt.ops.astype, lambda a, d: np.asarray(a).astype(_np_dtype(d))),
     Op("tensor", 1, NOTHING, lambda a, _: mt.tensor(a), lambda a, _: _np_tensor(a)),
     # -- rows of ops/math.py
+    Op("lerp", 2, st.sampled_from([0.0, 0.25, 1.0, -0.5, 2.5, np.nan]),
+       lambda a, b, w: mt.lerp(a, b, w), lambda a, b, w: a + w * (b - a)),
     # -- rows of ops/scan.py
     # -- rows of ops/indexing.py
 ]
