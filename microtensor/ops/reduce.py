@@ -2,6 +2,7 @@
 
 softmax and log_softmax are fused ops rather than compositions of exp/sum/div: one node instead
 of five, and a backward that never divides by a sum that underflowed (see each docstring).
+Each also takes PyTorch's names `dim=` and `keepdim=` for `axis=` and `keepdims=`.
 """
 
 from __future__ import annotations
@@ -168,57 +169,96 @@ def _floats(x: Any, op: str) -> Tensor:
     return x if x.data.dtype.kind == "f" else _make(x.data.astype(np.float64))
 
 
+def torch_names(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any,
+                default: Any = None) -> tuple[Any, bool]:
+    """`axis` and `keepdims`, with PyTorch's `dim` and `keepdim` in their place when given
+    (callers test `dim is not None or keepdim is not None` first, so the usual call pays one
+    comparison). Giving both names of one argument is a TypeError: silently preferring one
+    would hide a mistake. `default` is the op's own default for `axis` (-1 for softmax), which
+    cannot be told apart from `axis` not given."""
+    if dim is not None:
+        if axis is not default and axis != default:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; dim is PyTorch's "
+                            "name for axis, give one of them")
+        axis = dim
+    if keepdim is not None:
+        if keepdims is not False:
+            raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                            "keepdim is PyTorch's name for keepdims, give one of them")
+        keepdims = bool(keepdim)
+    return axis, keepdims
+
+
 @register(method=True, numpy=np.sum)
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Any, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """Sum over `axis` (int, tuple, negative or None for all)."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "sum")
+    if dim is not None or keepdim is not None:  # PyTorch's names
+        axis, keepdims = torch_names("sum", axis, keepdims, dim, keepdim)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 @register(method=True, numpy=np.mean)
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def mean(x: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
     """Mean over `axis`."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "mean")
+    if dim is not None or keepdim is not None:  # PyTorch's names
+        axis, keepdims = torch_names("mean", axis, keepdims, dim, keepdim)
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 @register(method=True, numpy=(np.max, np.amax))
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """Maximum over `axis`; tied maxima share the gradient equally."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "max")
+    if dim is not None or keepdim is not None:  # PyTorch's names
+        axis, keepdims = torch_names("max", axis, keepdims, dim, keepdim)
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
 @register(method=True, numpy=(np.min, np.amin))
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """Minimum over `axis`; tied minima share the gradient equally."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "min")
+    if dim is not None or keepdim is not None:  # PyTorch's names
+        axis, keepdims = torch_names("min", axis, keepdims, dim, keepdim)
     return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
 @register(method=True)
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,
+              keepdim: bool | None = None) -> Tensor:
     """log(sum(exp(x), axis)) without overflow; an all -inf slice gives -inf."""
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
         x = _floats(x, "logsumexp")
+    if dim is not None or keepdim is not None:  # PyTorch's names
+        axis, keepdims = torch_names("logsumexp", axis, keepdims, dim, keepdim)
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 @register(method=True)
-def softmax(x: Any, axis: int = -1) -> Tensor:
+def softmax(x: Any, axis: int = -1, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x), axis) without overflow."""
+    if dim is not None:  # PyTorch's name
+        axis, _ = torch_names("softmax", axis, False, dim, None, -1)
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
         x = _floats(x, "softmax")
     return Softmax.apply(x, axis=axis)
 
 
 @register(method=True)
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
+def log_softmax(x: Any, axis: int = -1, dim: int | None = None) -> Tensor:
     """x - logsumexp(x, axis) without overflow."""
+    if dim is not None:  # PyTorch's name
+        axis, _ = torch_names("log_softmax", axis, False, dim, None, -1)
     if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
         x = _floats(x, "log_softmax")
     return LogSoftmax.apply(x, axis=axis)

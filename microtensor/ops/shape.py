@@ -12,6 +12,7 @@ from ..shapes import normalize_one_axis, unbroadcast
 from ..tensor import Tensor
 from . import vocab as V
 from ._util import tensor_arg
+from .reduce import torch_names
 from .registry import register
 
 
@@ -246,10 +247,12 @@ def swapaxes(x: Any, a: int, b: int) -> Tensor:
 
 
 @register(method=True, numpy=np.squeeze)
-def squeeze(x: Any, axis: Any = None) -> Tensor:
-    """Drop length-one axes (all of them, or those in `axis`)."""
+def squeeze(x: Any, axis: Any = None, dim: Any = None) -> Tensor:
+    """Drop length-one axes (all of them, or those in `axis`; `dim` is PyTorch's name)."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "squeeze")
+    if dim is not None:
+        axis, _ = torch_names("squeeze", axis, False, dim, None)
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
@@ -264,10 +267,14 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 
 @register(method=True, numpy=np.expand_dims)
-def expand_dims(x: Any, axis: int) -> Tensor:
-    """Insert a length-one axis at `axis`."""
+def expand_dims(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
+    """Insert a length-one axis at `axis` (`dim` is PyTorch's name; one of them is required)."""
     if not isinstance(x, Tensor):
         x = tensor_arg(x, "expand_dims")
+    if dim is not None:
+        axis, _ = torch_names("expand_dims", axis, False, dim, None)
+    elif axis is None:
+        raise TypeError("expand_dims: missing the axis (or dim) where the new axis goes")
     a = normalize_one_axis(axis, x.ndim + 1, "expand_dims")
     return Reshape.apply(x, shape=x.shape[:a] + (1,) + x.shape[a:])
 
@@ -288,14 +295,18 @@ def getitem(x: Any, index: Any) -> Tensor:
 
 
 @register(numpy=np.concatenate)
-def concatenate(tensors: Any, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Any, axis: int = 0, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (`dim` is PyTorch's name for it; `mt.cat` too)."""
+    if dim is not None:
+        axis, _ = torch_names("concatenate", axis, False, dim, None, 0)
     return Concatenate.apply(*_sequence(tensors, "concatenate"), axis=axis)
 
 
 @register(numpy=np.stack)
-def stack(tensors: Any, axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
+def stack(tensors: Any, axis: int = 0, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (`dim` is PyTorch's name for it)."""
+    if dim is not None:
+        axis, _ = torch_names("stack", axis, False, dim, None, 0)
     return Stack.apply(*_sequence(tensors, "stack"), axis=axis)
 
 
