@@ -29,9 +29,18 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode, restoring the old mode on exit."""
+    """Context manager and decorator that sets grad mode, restoring the old mode on exit.
+
+    As a decorator it works with and without parentheses (`@mt.no_grad()`, `@mt.no_grad`):
+    given a function instead of its arguments, the class returns the decorated function."""
 
     _enabled = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls)
+        if len(args) == 1 and callable(args[0]):
+            return self(args[0])  # @no_grad without parentheses
+        return self
 
     def __enter__(self) -> None:
         self._prev = _state.grad_enabled
@@ -41,11 +50,14 @@ class _GradMode:
         _state.grad_enabled = self._prev
 
     def __call__(self, fn: F) -> F:
-        mode = type(self)
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: can only decorate a function, got "
+                            f"{type(fn).__name__}")
+        enabled = self._enabled
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with mode():
+            with set_grad_enabled(enabled):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -54,14 +66,15 @@ class _GradMode:
 class no_grad(_GradMode):  # noqa: N801 - named like the context managers people know
     """Record nothing: results of ops have no `grad_fn` and do not require grad.
 
-    Use as `with mt.no_grad(): ...` or as a decorator `@mt.no_grad()`.
+    Use as `with mt.no_grad(): ...` or as a decorator, `@mt.no_grad()` or `@mt.no_grad`.
     """
 
     _enabled = False
 
 
 class enable_grad(_GradMode):  # noqa: N801
-    """Record the graph again inside a `no_grad` block (context manager or decorator)."""
+    """Record the graph again inside a `no_grad` block (context manager or decorator, with or
+    without parentheses)."""
 
     _enabled = True
 
@@ -72,15 +85,16 @@ class set_grad_enabled(_GradMode):  # noqa: N801
     def __init__(self, mode: bool) -> None:
         self._enabled = bool(mode)
 
-    def __call__(self, fn: F) -> F:
-        enabled = self._enabled
 
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(enabled):
-                return fn(*args, **kwargs)
+class inference_mode(_GradMode):  # noqa: N801
+    """PyTorch's `inference_mode`: here the same as `no_grad` (microtensor has no separate
+    inference tensors). `inference_mode(False)` records as usual; like `no_grad` it is a
+    context manager and a decorator, with or without parentheses."""
 
-        return wrapper  # type: ignore[return-value]
+    _enabled = False
+
+    def __init__(self, mode: Any = True) -> None:
+        self._enabled = not mode
 
 
 class detect_anomaly:  # noqa: N801
