@@ -79,3 +79,130 @@ def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and dtype) of `t`."""
     return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are whatever the memory held (fast; fill it before reading)."""
+    return Tensor(np.empty(_shape(shape, "empty"), dtype=dtype), requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with `array` (a change to one is seen in the other), as
+    PyTorch's `from_numpy`; `mt.tensor` copies instead."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = np.float64,
+             requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from `start` to `end`, both included (PyTorch's argument
+    names; `np.linspace(start, end, steps)`)."""
+    n = _count(steps, "linspace")
+    return Tensor(np.linspace(start, end, n).astype(dtype, copy=False),
+                  requires_grad=requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = np.float64,
+             requires_grad: bool = False) -> Tensor:
+    """`base ** linspace(start, end, steps)`: values evenly spaced on a log scale."""
+    n = _count(steps, "logspace")
+    return Tensor(np.logspace(start, end, n, base=base).astype(dtype, copy=False),
+                  requires_grad=requires_grad)
+
+
+def randint(low: int, high: Any = None, size: Any = None, dtype: Any = np.int64) -> Tensor:
+    """Integers drawn uniformly from [low, high) by the shared generator (see `manual_seed`).
+
+    PyTorch's forms `randint(high, size)` and `randint(low, high, size)` and NumPy's
+    `randint(high)` (one integer, 0-d) all work; an integer result never requires grad."""
+    if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    dims = () if size is None else _shape((size,), "randint")
+    low, high = operator.index(low), operator.index(high)
+    if low >= high:
+        raise ValueError(f"randint: low ({low}) must be less than high ({high})")
+    return Tensor(_random.default_generator().integers(low, high, dims, dtype=dtype))
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, dtype: Any = np.float64,
+           requires_grad: bool = False) -> Tensor:
+    """Normal samples with mean `mean` and standard deviation `std` (numbers, or arrays and
+    tensors that broadcast: one sample per element) from the shared generator."""
+    loc, scale = _param(mean, "normal", "mean"), _param(std, "normal", "std")
+    if np.any(scale < 0):
+        raise ValueError("normal: std must be non-negative")
+    dims = None if size is None else _shape((size,), "normal")
+    data = np.asarray(_random.default_generator().normal(loc, scale, dims))
+    return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = np.float64,
+            requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [low, high) (numbers, or arrays and tensors that broadcast) from the
+    shared generator."""
+    lo, hi = _param(low, "uniform", "low"), _param(high, "uniform", "high")
+    dims = None if size is None else _shape((size,), "uniform")
+    data = np.asarray(_random.default_generator().uniform(lo, hi, dims))
+    return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def randperm(n: int, dtype: Any = np.int64) -> Tensor:
+    """A random permutation of 0 .. n-1 from the shared generator."""
+    n = _count(n, "randperm")
+    return Tensor(_random.default_generator().permutation(n).astype(dtype, copy=False))
+
+
+def full_like(t: Any, fill_value: float, dtype: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """`fill_value` everywhere, with the shape (and dtype) of `t`."""
+    return Tensor(np.full_like(_as_array(t), fill_value, dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`rand` with the shape and floating dtype of `t`."""
+    arr = _as_array(t)
+    return rand(arr.shape, dtype=_float_like(arr, dtype, "rand_like"),
+                requires_grad=requires_grad)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`randn` with the shape and floating dtype of `t`."""
+    arr = _as_array(t)
+    return randn(arr.shape, dtype=_float_like(arr, dtype, "randn_like"),
+                 requires_grad=requires_grad)
+
+
+def _count(n: Any, where: str) -> int:
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{where}: the number of values must be an integer, got {n!r}") from None
+    if n < 0:
+        raise ValueError(f"{where}: the number of values must be non-negative, got {n}")
+    return n
+
+
+def _param(value: Any, where: str, name: str) -> Any:
+    """A distribution's parameter as NumPy's generator takes it (a Tensor's array; numbers as
+    they are), refusing what is not a real number or a numeric array."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return value
+    try:
+        arr = _as_array(value)
+    except TypeError:
+        raise TypeError(f"{where}: {name} must be a number, an array or a Tensor, got "
+                        f"{type(value).__name__}") from None
+    return arr
+
+
+def _float_like(arr: np.ndarray, dtype: Any, where: str) -> Any:
+    """The dtype of a random tensor like `arr`: `dtype`, else arr's own, which must be
+    floating (as PyTorch, which has no random integers from rand_like)."""
+    dt = np.dtype(arr.dtype if dtype is None else dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{where}: random samples need a floating dtype, got {dt} (pass dtype=)")
+    return dt
