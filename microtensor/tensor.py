@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .grad_mode import is_grad_enabled as _grad_enabled
+from .shapes import normalize_one_axis
+
 _NUMERIC_KINDS = "biuf"
 
 
@@ -45,6 +48,39 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
+
+
+def _value(x: Any, op: str) -> Any:
+    """The operand of an in-place method as NumPy takes it (a Tensor's array, a number, an
+    array, or a list made an array with NumPy's own dtype), or a TypeError naming `op`."""
+    if x is None or isinstance(x, (bool, int, float, np.generic)):
+        return x
+    if isinstance(x, Tensor):
+        return x.data
+    arr = np.asarray(x) if isinstance(x, (np.ndarray, list, tuple)) else None
+    if arr is None or arr.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{op}: expected a number, a Tensor or a numeric array, got "
+                        f"{type(x).__name__}")
+    return arr
+
+
+def _is_dtype_name(name: str) -> bool:
+    """Whether a string given to `to` names a dtype ("float32") rather than a device."""
+    try:
+        np.dtype(name)
+    except TypeError:
+        return False
+    return True
+
+
+class _Size(int):
+    """A tensor's number of elements (NumPy's `t.size`) that PyTorch's `t.size()` can also
+    call: `t.size()` is the shape, `t.size(dim)` one length."""
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        return self.shape[normalize_one_axis(dim, len(self.shape), "size")]
 
 
 def _make(data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> Tensor:
@@ -144,8 +180,11 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        """Number of elements."""
-        return self.data.size
+        """Number of elements, as NumPy's `a.size`; calling it is PyTorch's `size()`: `t.size()`
+        is the shape and `t.size(dim)` the length of one axis."""
+        n = _Size(self.data.size)
+        n.shape = self.data.shape
+        return n
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
@@ -284,6 +323,31 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    # logical and bitwise operators on bool and integer tensors (NumPy's &, |, ^, ~): untracked,
+    # like comparisons, so `x[(x > 0) & ~mask]` reads as it does in NumPy and PyTorch
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_and, self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_and, other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_or, self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_or, other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_xor, self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _ops.compare(np.bitwise_xor, other, self)
+
+    def __invert__(self) -> Tensor:
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"invert: ~ needs a bool or integer tensor, not {self.dtype}")
+        return _make(np.invert(self.data))
+
     # ----------------------------------------------------------------- methods -> ops
     # Most op methods are the registered op functions themselves (`Tensor.exp is mt.exp`),
     # installed by `install_op_methods`; these have signatures of their own.
@@ -295,9 +359,186 @@ class Tensor:
         """Permute axes (no axes: reverse them), like `np.transpose`."""
         return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def flatten(self) -> Tensor:
-        """A 1-D copy of the values."""
-        return _ops.reshape(self, -1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """The values with axes `start_dim`..`end_dim` (inclusive) merged into one; by default
+        all of them (a 1-D tensor; a 0-d tensor becomes shape (1,), as in PyTorch)."""
+        ndim = max(self.data.ndim, 1)
+        start = normalize_one_axis(start_dim, ndim, "flatten")
+        end = normalize_one_axis(end_dim, ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for a tensor of shape {self.shape}")
+        shape = self.data.shape or (1,)
+        merged = int(np.prod(shape[start:end + 1], dtype=np.int64))
+        return _ops.reshape(self, shape[:start] + (merged,) + shape[end + 1:])
+
+    # ----------------------------------------------------------------- PyTorch's names
+    # One existing op each, under the name a PyTorch user reaches for (not a second API).
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for `reshape` (any layout is accepted; NumPy copies when it must)."""
+        return self.reshape(*shape)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """PyTorch's name for `transpose(axes)`: `t.permute(2, 0, 1)` or `t.permute((2, 0, 1))`."""
+        return self.transpose(*dims)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """PyTorch's name for `expand_dims`: a length-one axis inserted at `dim`."""
+        return _ops.expand_dims(self, dim)
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a 0-d or 1-d tensor is returned unchanged), as PyTorch."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape "
+                             f"{self.shape}; use transpose or permute")
+        return _ops.transpose(self)
+
+    def clone(self) -> Tensor:
+        """A copy of the values that stays in the graph (the gradient flows through it)."""
+        return _ops.astype(self, self.data.dtype)  # Cast always copies
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """PyTorch's name for `clip`: limit the values to [min, max]."""
+        return _ops.clip(self, min, max)
+
+    def pow(self, exponent: Any) -> Tensor:
+        """self ** exponent."""
+        return _ops.pow(self, exponent)
+
+    def neg(self) -> Tensor:
+        """-self."""
+        return _ops.neg(self)
+
+    def dim(self) -> int:
+        """Number of dimensions (PyTorch's name for `ndim`)."""
+        return self.data.ndim
+
+    def numel(self) -> int:
+        """Number of elements (PyTorch's name for `size`)."""
+        return self.data.size
+
+    def float(self) -> Tensor:
+        """This tensor as float32 (itself when it already is); differentiable."""
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        """This tensor as float64 (itself when it already is); differentiable."""
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        """This tensor as int64 (itself when it already is), cut from the graph."""
+        return self.to(np.int64)
+
+    def bool(self) -> Tensor:
+        """This tensor as a boolean tensor (itself when it already is)."""
+        return self.to(np.bool_)
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
+        """PyTorch's `to`: `t.to(mt.float32)`, `t.to("cpu")`, `t.to(other)` (other's dtype),
+        `t.to("cpu", mt.float64)`. Returns `self` when nothing changes (unless `copy`), else a
+        cast that stays in the graph. The only device is "cpu": microtensor runs on NumPy."""
+        for arg in args:
+            if isinstance(arg, str) and not _is_dtype_name(arg):
+                device = arg
+            elif isinstance(arg, Tensor):
+                dtype = arg.data.dtype
+            else:
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"to: microtensor runs on NumPy, on the CPU only; there is no "
+                               f"device {device!r} (use 'cpu')")
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.clone() if copy else self
+        return _ops.astype(self, dtype)
+
+    def cpu(self) -> Tensor:
+        """This tensor itself: microtensor's tensors always live on the CPU."""
+        return self
+
+    # ----------------------------------------------------------------- in place
+    # PyTorch's rule: in-place changes are for tensors outside autograd (x.grad.zero_(), a
+    # buffer, an optimizer step under no_grad). A recorded graph may hold this array, so
+    # changing a tensor that requires grad is refused rather than risking a wrong gradient.
+    def _inplace(self, op: str) -> np.ndarray:
+        """The array to write into, after refusing what PyTorch refuses."""
+        if self._requires_grad:
+            if self.grad_fn is not None:
+                raise RuntimeError(
+                    f"{op}: this tensor requires grad and was made by "
+                    f"{type(self.grad_fn).__name__}; changing it in place would corrupt the "
+                    "gradients of the ops that used it (use the out-of-place op)")
+            if _grad_enabled():
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad cannot be changed in place while "
+                    "grad mode is on; do it under `with mt.no_grad():` (as an optimizer step "
+                    "does), or on x.detach()")
+        if not self.data.flags.writeable:
+            raise RuntimeError(f"{op}: this tensor's array (shape {self.shape}) is read-only "
+                               "(a broadcast view or a read-only NumPy array); clone() it first")
+        return self.data
+
+    def _ufunc_(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        """self = ufunc(self, other) in place: NumPy broadcasting of `other` to self's shape,
+        self's dtype kept (a cast that loses kind, float into int, is refused)."""
+        out = self._inplace(op)
+        value = _value(other, op)
+        try:
+            ufunc(out, value, out=out, casting="same_kind")
+        except TypeError:  # numpy's UFuncTypeError: the result's dtype cannot go into self's
+            dt = np.result_type(out, value)
+            raise RuntimeError(f"{op}: the result ({dt}) cannot be stored in this {out.dtype} "
+                               "tensor in place") from None
+        except ValueError:
+            raise RuntimeError(f"{op}: an operand of shape {np.shape(value)} cannot be applied "
+                               f"in place to a tensor of shape {self.shape}") from None
+        return self
+
+    def zero_(self) -> Tensor:
+        """Set every value to 0 in place; returns self (`x.grad.zero_()`)."""
+        self._inplace("zero_")[...] = 0
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every value to the number `value` in place; returns self."""
+        self._inplace("fill_")[...] = _value(value, "fill_")
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self += alpha * other in place (broadcast to self's shape); returns self."""
+        return self._ufunc_("add_", np.add, other if alpha == 1 else _value(other, "add_") * alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self -= alpha * other in place; returns self."""
+        return self._ufunc_("sub_", np.subtract,
+                            other if alpha == 1 else _value(other, "sub_") * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        """self *= other in place; returns self."""
+        return self._ufunc_("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        """self /= other in place (refused on an integer tensor, whose quotient is a float)."""
+        return self._ufunc_("div_", np.true_divide, other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy `src`'s values into self in place (broadcast to self's shape, cast to self's
+        dtype, as PyTorch's copy_); returns self."""
+        out = self._inplace("copy_")
+        value = _value(src, "copy_")
+        try:
+            np.copyto(out, value, casting="unsafe")
+        except ValueError:
+            raise RuntimeError(f"copy_: a source of shape {np.shape(value)} cannot be copied "
+                               f"into a tensor of shape {self.shape}") from None
+        return self
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """Limit the values to [min, max] in place; returns self."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        out = self._inplace("clamp_")
+        np.clip(out, _value(min, "clamp_"), _value(max, "clamp_"), out=out)
+        return self
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
