@@ -40,6 +40,15 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _names_dtype(text: str) -> bool:
+    """Whether a string given to `Module.to` names a dtype ("float32") rather than a device."""
+    try:
+        np.dtype(text)
+    except TypeError:
+        return False
+    return True
+
+
 class IncompatibleKeys(NamedTuple):
     """What `load_state_dict(strict=False)` skipped: keys the module lacks or the dict lacks."""
 
@@ -241,20 +250,72 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every parameter to the floating `dtype` in place (gradients are dropped)."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every parameter (and its gradient) to the floating `dtype` in place, keeping
+        the same Parameter objects (an optimizer built before still holds them), as PyTorch's
+        `module.to`: `m.to(mt.float32)`, `m.to("cpu")`, `m.to("cpu", np.float64)`. The only
+        device is the CPU. Returns self."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str) and not _names_dtype(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"Module.to: microtensor runs on NumPy, on the CPU only; there is "
+                               f"no device {device!r} (use 'cpu')")
+        if dtype is None:
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Module.to: {dtype!r} is not a dtype") from None
         if dtype.kind != "f":
             raise TypeError(f"Module.to: parameters must stay floating point, got {dtype}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad.data = p.grad.data.astype(dtype, copy=False)
         return self
 
+    def float(self) -> Module:
+        """Cast every parameter to float32 in place (`to(np.float32)`); returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Cast every parameter to float64 in place (`to(np.float64)`); returns self."""
+        return self.to(np.float64)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the sub-module `name`, as `setattr(self, name, module)` does,
+        for names made at run time (PyTorch's `add_module`)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: the name must be a non-empty string without '.', got "
+                           f"{name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module or None, got "
+                            f"{type(module).__name__}")
+        if hasattr(self, name) and not isinstance(getattr(self, name), Module | None):
+            raise KeyError(f"add_module: attribute {name!r} already exists and is not a module")
+        setattr(self, name, module)
+
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        """Call `fn(m)` on every module below this one and then on this one; returns self."""
-        for m in reversed(list(self.modules())):
-            fn(m)
+        """Call `fn(m)` on every sub-module and then on this one: each child's whole subtree
+        first, in assignment order, then the parent, the order PyTorch's `apply` visits them
+        (a module shared by two parents is visited once); returns self."""
+        seen: set[int] = set()
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                fn(m)
+                continue
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            stack.append((m, True))
+            stack.extend((c, False) for c in reversed(list(m.children())))
         return self
 
     # ------------------------------------------------------------------ calling
