@@ -189,22 +189,31 @@ class CumSum(_Scan):
 class CumProd(_Scan):
     """cumprod(x, axis).   d/dx_k = sum over i >= k of g_i * prod_{j <= i, j != k} x_j.
 
-    Without a zero in x that is revcumsum(g * y)_k / x_k. With zeros, no division: the product
-    of the x_j before k (an exclusive cumprod) times sum_{i >= k} g_i prod_{k < j <= i} x_j,
-    from an (n, n) table of partial products per slice: O(n^2), only then, and a polynomial in
-    x, so its own derivatives (create_graph) are right too."""
+    When every |x| is well inside the normal range (and no product underflowed) that is
+    revcumsum(g * y)_k / x_k, O(n). Otherwise (zeros, tiny values whose square or products
+    underflow), no division: the product of the x_j before k (an exclusive cumprod) times
+    sum_{i >= k} g_i prod_{k < j <= i} x_j, from an (n, n) table of partial products per
+    slice: O(n^2), only then, and a polynomial in x, so its own derivatives (create_graph)
+    are right too."""
 
     def forward(self, x: np.ndarray, axis: Any = None) -> np.ndarray:
         flat, self.axis = self._setup(x, axis)
         out = np.cumprod(flat, axis=self.axis)
-        self.save_for_backward(x, constant(bool((flat == 0).any())))
+        if flat.dtype.kind == "f":
+            info = np.finfo(flat.dtype)
+            mag, top = np.abs(flat), np.abs(out)
+            divisible = bool(((mag >= np.sqrt(info.tiny)) & (mag <= np.sqrt(info.max))
+                              & (top >= info.tiny) & (top <= info.max)).all())
+        else:
+            divisible = False  # an integer tensor never requires grad
+        self.save_for_backward(x, constant(divisible))
         return self._out(out, axis)
 
     def backward(self, grad: Any) -> Any:
-        x, has_zero = self.saved
+        x, divisible = self.saved
         ax, shape = self.axis, self.flat_shape
         x, g = x.reshape(shape), grad.reshape(shape)
-        if not has_zero:
+        if divisible:
             return self._back(_rev_cumsum(g * _cumprod(x, ax), ax) / x)
         last = len(shape) - 1
         perm = (*(i for i in range(last + 1) if i != ax), ax)
