@@ -1,8 +1,252 @@
 """Op-table rows for the shape and indexing ops (microtensor/ops/indexing.py):
-one row per registered op (see tests/op_table.py)."""
+one row per registered op (see tests/op_table.py), and the rows these ops add to the two
+fuzzers (`fuzz_rows` for tests/test_fuzz.py, `torch_fuzz_rows` for tests/test_torch_fuzz.py),
+kept here so that each fuzzer file holds one line for this family."""
 
 from __future__ import annotations
 
-from op_table import OpSpec
+from typing import Any
 
-ROWS: list[OpSpec] = []
+import numpy as np
+import strategies as S
+from hypothesis import strategies as st
+from op_table import OpSpec, _unary_with
+
+import microtensor as mt
+
+
+# ------------------------------------------------------------------------- case strategies
+def _flip_kw(shape: tuple[int, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    return S.axes(len(shape)).map(lambda a: {"axis": a})
+
+
+@st.composite
+def _roll_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    shift = st.integers(-5, 5)
+    if not shape or draw(st.booleans()):
+        return {"shift": draw(shift), "axis": None}
+    axes = draw(st.lists(S.one_axis(len(shape)), min_size=1, max_size=3))
+    if len(axes) == 1 and draw(st.booleans()):
+        return {"shift": draw(shift), "axis": axes[0]}
+    return {"shift": tuple(draw(shift) for _ in axes), "axis": tuple(axes)}
+
+
+def _triangle_kw(shape: tuple[int, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.integers(-3, 3).map(lambda k: {"k": k})
+
+
+_MODES = ["constant", "reflect", "edge", "replicate", "symmetric", "wrap", "circular"]
+
+
+@st.composite
+def _pad_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    mode = draw(st.sampled_from(_MODES))
+    form = draw(st.sampled_from(["int", "pair", "per_axis"]))
+    width = st.integers(0, 3)
+    if form == "int":
+        pw: Any = draw(width)
+    elif form == "pair":
+        pw = (draw(width), draw(width))
+    else:
+        pw = tuple((draw(width), draw(width)) for _ in shape)
+    kw: dict[str, Any] = {"pad_width": pw, "mode": mode}
+    if mode == "constant" and draw(st.booleans()):
+        kw["value"] = draw(st.sampled_from([0.0, -1.5, 2.0]))
+    return kw
+
+
+def _np_pad(x: np.ndarray, pad_width: Any, mode: str = "constant", value: Any = 0) -> Any:
+    mode = {"replicate": "edge", "circular": "wrap"}.get(mode, mode)
+    if mode == "constant":
+        return np.pad(x, pad_width, mode=mode, constant_values=value)
+    return np.pad(x, pad_width, mode=mode)
+
+
+@st.composite
+def _tile_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    reps = draw(st.lists(st.integers(0, 3), max_size=len(shape) + 1))
+    return {"reps": tuple(reps) if draw(st.booleans()) or not reps else reps[0]}
+
+
+@st.composite
+def _repeat_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    axis = draw(st.one_of(st.none(), S.one_axis(len(shape)))) if shape else None
+    n = int(np.prod(shape)) if axis is None else shape[axis]
+    if draw(st.booleans()):
+        return {"repeats": draw(st.integers(0, 3)), "axis": axis}
+    counts = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    return {"repeats": counts, "axis": axis}
+
+
+def _np_repeat(x: np.ndarray, repeats: Any, axis: Any = None) -> np.ndarray:
+    return np.repeat(x, repeats, axis)
+
+
+# ------------------------------------------------------------------------------- the rows
+ROWS: list[OpSpec] = [
+    OpSpec("flip", mt.flip, np.flip, _unary_with(_flip_kw)),
+    OpSpec("roll", mt.roll, np.roll, _unary_with(_roll_kw)),
+    OpSpec("tril", mt.tril, np.tril, _unary_with(_triangle_kw, min_dims=1)),
+    OpSpec("triu", mt.triu, np.triu, _unary_with(_triangle_kw, min_dims=1)),
+    OpSpec("pad", mt.pad, _np_pad, _unary_with(_pad_kw, min_dims=1)),
+    OpSpec("tile", mt.tile, np.tile, _unary_with(_tile_kw)),
+    OpSpec("repeat_interleave", mt.repeat_interleave, _np_repeat, _unary_with(_repeat_kw)),
+]
+
+
+# ---------------------------------------------------------------- rows of tests/test_fuzz.py
+def _ints_only(value: Any) -> Any:
+    """NumPy takes a float count, shift or diagonal (np.roll(x, 1.5), np.tril(x, 1.5),
+    np.repeat(x, 1.5)) and truncates it; microtensor refuses one, as PyTorch does (a decision:
+    the reference refuses it too)."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    for item in items:
+        if isinstance(item, (tuple, list)):
+            _ints_only(item)
+        elif item is not None and not isinstance(item, (int, np.integer)):
+            raise TypeError(f"not an int: {item!r}")
+    return value
+
+
+def _np_roll_checked(a: Any, k: Any) -> Any:
+    if k[0] is None:  # np.roll(x, None, ()) passes: no shift is a mistake to microtensor
+        raise TypeError("no shift")
+    return np.roll(a, *_ints_only(k))
+
+
+def _np_repeat_checked(a: Any, k: Any) -> Any:
+    if k[1] is not None and np.ndim(a) == 0:  # NumPy's legacy axis=0 of a 0-d array
+        raise ValueError("axis out of bounds")
+    return np.repeat(a, *_ints_only(k))
+
+
+def _or(extra: Any, default: Any) -> Any:
+    """The drawn extra argument, or (None: test_fuzz's exhaustive bad-input test, which passes
+    no extra argument) a valid one."""
+    return default if extra is None else extra
+
+
+def fuzz_rows(op: Any) -> list[Any]:
+    """tests/test_fuzz.py's rows (`op` is its `Op` tuple): hostile operands and arguments,
+    NumPy's own function as the reference (NumPy refusing means microtensor must refuse)."""
+    axis = st.sampled_from([None, 0, 1, -1, 2, 5, (0, 1), (1, 0), (0, 0), (), 1.5, "0", [0]])
+    shift = st.sampled_from([0, 1, -2, 7, (1, 2), 1.5, "1", None])
+    k = st.sampled_from([0, 1, -1, 3, 1.5, "0"])
+    widths = st.sampled_from([0, 1, (1, 2), ((0, 1), (2, 0)), -1, 1.5, "x",
+                              ((1, 1), (1, 1), (1, 1))])
+    modes = st.sampled_from(["constant", "reflect", "edge", "wrap", "symmetric", "bogus"])
+    reps = st.sampled_from([0, 1, 2, [1, 2], -1, 1.5, "2"])
+    return [
+        op("flip", 1, axis, mt.flip, np.flip),
+        op("roll", 1, st.tuples(shift, axis), lambda a, k: mt.roll(a, *_or(k, (1, None))),
+           lambda a, k: _np_roll_checked(a, _or(k, (1, None)))),
+        op("tril", 1, k, lambda a, k: mt.tril(a, _or(k, 0)),
+           lambda a, k: np.tril(a, _ints_only(_or(k, 0)))),
+        op("triu", 1, k, lambda a, k: mt.triu(a, _or(k, 0)),
+           lambda a, k: np.triu(a, _ints_only(_or(k, 0)))),
+        op("pad", 1, st.tuples(widths, modes), lambda a, k: mt.pad(a, *_or(k, (1, "edge"))),
+           lambda a, k: np.pad(a, _ints_only(_or(k, (1,))[0]), _or(k, (1, "edge"))[1])),
+        op("tile", 1, st.sampled_from([0, 1, 2, (2, 1), (1, 2, 2), (), -1, 1.5, "2"]),
+           lambda a, k: mt.tile(a, _or(k, 2)), lambda a, k: np.tile(a, _ints_only(_or(k, 2)))),
+        op("repeat_interleave", 1, st.tuples(reps, axis),
+           lambda a, k: mt.repeat_interleave(a, *_or(k, (2, None))),
+           lambda a, k: _np_repeat_checked(a, _or(k, (2, None)))),
+    ]
+
+
+# ---------------------------------------------------------- rows of tests/test_torch_fuzz.py
+def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
+    """tests/test_torch_fuzz.py's rows (`fuzz_op` is its `FuzzOp`): each op with drawn
+    arguments against its PyTorch spelling (torch.flip(x, dims), torch.roll(x, shifts,
+    dims), F.pad's reversed (last axis first) pairs, Tensor.repeat, ...)."""
+    import torch
+    import torch.nn.functional as torch_f
+
+    def _flip(p: Any, x: Any) -> Any:
+        axis = p.draw(S.axes(x.ndim))
+        dims = tuple(range(x.ndim)) if axis is None else (
+            (axis,) if isinstance(axis, int) else axis)
+        return p.apply(f"mt.flip({{}}, {axis!r})", lambda a: mt.flip(a, axis),
+                       lambda a: torch.flip(a, dims) if dims else a * 1, x)
+
+    def _roll(p: Any, x: Any) -> Any:
+        kw = p.draw(_roll_kw(x.shape))
+        shift, axis = kw["shift"], kw["axis"]
+
+        def th(a: Any) -> Any:
+            return torch.roll(a, shift, axis) if axis is not None else torch.roll(a, shift)
+
+        return p.apply(f"{{}}.roll({shift!r}, {axis!r})", lambda a: a.roll(shift, axis), th, x)
+
+    def _triangle(name: str) -> Any:
+        def make(p: Any, x: Any) -> Any:
+            k = p.draw(st.integers(-3, 3))
+            th = getattr(torch, name)
+            return p.apply(f"mt.{name}({{}}, {k})", lambda a: getattr(mt, name)(a, k),
+                           lambda a: th(a, diagonal=k), x)
+
+        return fuzz_op(name, make, min_dims=2)
+
+    def _pad(p: Any, x: Any) -> Any:
+        mode = p.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+        # PyTorch pads the last 1 to 3 axes of a 2-D to 5-D input in the non-constant modes
+        # (a 1-D one gets a leading axis here), with reflect widths below the axis length
+        # and circular ones at most it
+        if mode == "constant":
+            last = x.ndim
+        else:
+            last = 1 if x.ndim == 1 else min(3, x.ndim - 1)
+        pairs = []
+        for n in x.shape[x.ndim - last:]:
+            top = min(2, {"reflect": n - 1, "circular": n}.get(mode, 2))
+            pairs.append((p.draw(st.integers(0, top)), p.draw(st.integers(0, top))))
+        pw = [(0, 0)] * (x.ndim - last) + pairs
+        out = int(np.prod([n + b + a for n, (b, a) in zip(x.shape, pw)]))
+        if out > 64:
+            pw, pairs = [(0, 0)] * x.ndim, [(0, 0)] * last
+        value = 0.5 if mode == "constant" else None
+        flat = [w for pair in reversed(pairs) for w in pair]
+
+        def th(a: Any) -> Any:
+            if mode == "constant":
+                return torch_f.pad(a, flat, mode=mode, value=value)
+            if a.ndim == 1:
+                return torch_f.pad(a[None], flat, mode=mode)[0]
+            return torch_f.pad(a, flat, mode=mode)
+
+        return p.apply(f"mt.pad({{}}, {pw}, {mode!r}, {value!r})",
+                       lambda a: mt.pad(a, pw, mode, value), th, x)
+
+    def _tile(p: Any, x: Any) -> Any:
+        reps = tuple(p.draw(st.lists(st.integers(1, 2), max_size=x.ndim + 1)))
+        out = int(np.prod(reps)) * max(x.mt.size, 1)
+        if out > 64:
+            reps = ()
+        if p.draw(st.booleans()) and len(reps) >= x.ndim:
+            return p.apply(f"{{}}.tile({reps})", lambda a: a.tile(reps),
+                           lambda a: a.repeat(*reps) if reps else a * 1, x)
+        return p.apply(f"mt.tile({{}}, {reps})", lambda a: mt.tile(a, reps),
+                       lambda a: torch.tile(a, reps), x)
+
+    def _repeat_interleave(p: Any, x: Any) -> Any:
+        axis = p.draw(st.one_of(st.none(), S.one_axis(x.ndim))) if x.ndim else None
+        n = x.mt.size if axis is None else x.shape[axis]
+        if p.draw(st.booleans()):
+            reps: Any = p.draw(st.integers(0, 2))
+            th_reps: Any = reps
+        else:
+            reps = p.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+            th_reps = torch.tensor(reps, dtype=torch.int64)
+        return p.apply(f"mt.repeat_interleave({{}}, {reps!r}, {axis!r})",
+                       lambda a: mt.repeat_interleave(a, reps, axis),
+                       lambda a: torch.repeat_interleave(a, th_reps, dim=axis), x)
+
+    return {
+        "flip": fuzz_op("flip", _flip),
+        "roll": fuzz_op("roll", _roll),
+        "tril": _triangle("tril"),
+        "triu": _triangle("triu"),
+        "pad": fuzz_op("pad", _pad, min_dims=1),
+        "tile": fuzz_op("tile", _tile),
+        "repeat_interleave": fuzz_op("repeat_interleave", _repeat_interleave),
+    }

@@ -312,6 +312,7 @@ _ROWS: list[Op] = [
        lambda a, b, w: mt.lerp(a, b, w), lambda a, b, w: a + w * (b - a)),
     # -- rows of ops/scan.py
     # -- rows of ops/indexing.py
+    *__import__("op_table_indexing").fuzz_rows(Op),
 ]
 
 

@@ -870,6 +870,7 @@ _REGISTERED: dict[str, FuzzOp] = {
     # -- rows of ops/math.py
     # -- rows of ops/scan.py
     # -- rows of ops/indexing.py
+    **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp),
 }
 
 _MORE: list[FuzzOp] = [
