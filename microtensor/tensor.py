@@ -386,6 +386,18 @@ class Tensor:
         """PyTorch's name for `expand_dims`: a length-one axis inserted at `dim`."""
         return _ops.expand_dims(self, dim)
 
+    def expand(self, *sizes: Any) -> Tensor:
+        """PyTorch's `expand`: `broadcast_to` the shape `sizes`, where -1 keeps that axis's
+        length (`x.expand(8, -1, -1)`); the gradient is summed back."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.data.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes for a tensor of shape {self.shape}")
+        shape = tuple(self.data.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        return _ops.broadcast_to(self, shape)
+
     def t(self) -> Tensor:
         """The transpose of a matrix (a 0-d or 1-d tensor is returned unchanged), as PyTorch."""
         if self.data.ndim > 2:
@@ -400,6 +412,26 @@ class Tensor:
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """PyTorch's name for `clip`: limit the values to [min, max]."""
         return _ops.clip(self, min, max)
+
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self + alpha * other (PyTorch's `add`)."""
+        return _ops.add(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self - alpha * other (PyTorch's `sub`)."""
+        return _ops.sub(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def mul(self, other: Any) -> Tensor:
+        """self * other."""
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        """self / other."""
+        return _ops.div(self, other)
+
+    def matmul(self, other: Any) -> Tensor:
+        """self @ other."""
+        return _ops.matmul(self, other)
 
     def pow(self, exponent: Any) -> Tensor:
         """self ** exponent."""
