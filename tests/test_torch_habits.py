@@ -322,6 +322,13 @@ def test_grad_zero_and_optimizer_style_update() -> None:
     assert w.tolist() == pytest.approx([0.7, 1.7])
 
 
+def test_grad_zero_is_local_to_one_leaf() -> None:
+    w, z = mt.tensor([1.0, 2.0], requires_grad=True), mt.tensor([5.0, 6.0], requires_grad=True)
+    (w + z).sum().backward()  # one gradient array flows to both leaves: zeroing one is local
+    w.grad.zero_()
+    assert w.grad.tolist() == [0.0, 0.0] and z.grad.tolist() == [1.0, 1.0]
+
+
 def test_inplace_refused_on_tensors_in_autograd() -> None:
     leaf = mt.tensor([1.0, 2.0], requires_grad=True)
     tleaf = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -532,6 +539,20 @@ def test_index_tensors_from_integer_results() -> None:
     assert x.grad.data[2].tolist() == [1.0] * 4 and x.grad.data[:2].sum() == 0
     with pytest.raises(IndexError, match="integer or boolean"):
         x[mt.tensor([0.0, 1.0])]
+
+
+def test_argmax_result_indexes_like_torch() -> None:
+    if not hasattr(mt, "argmax"):
+        pytest.skip("argmax is not in this build yet")
+    a = np.random.default_rng(6).normal(size=(4, 5))
+    x, tx = _pair(a)
+    idx, tidx = mt.argmax(x, axis=1), torch.argmax(tx, dim=1)
+    assert idx.dtype == mt.int64 and not idx.requires_grad
+    out, want = x[mt.arange(4), idx], tx[torch.arange(4), tidx]
+    assert_close(out, want)
+    out.sum().backward()
+    want.sum().backward()
+    assert_close(x.grad, tx.grad)
 
 
 def test_setitem_with_tensor_indices() -> None:
