@@ -19,8 +19,10 @@ from ..shapes import normalize_axis, normalize_one_axis
 from ..tensor import Tensor
 from . import vocab as V
 from ._util import tensor_arg
+from .elementwise import where as _where
+from .linalg import matmul as _matmul
 from .registry import register
-from .shape import _scatter_add
+from .shape import BroadcastTo, GetItem, Reshape, Transpose, _scatter_add
 
 
 def _pick(op: str, value: Any, alias: Any, name: str, alias_name: str) -> Any:
@@ -333,3 +335,548 @@ def repeat_interleave(x: Any, repeats: Any, axis: Any = None, *, dim: Any = None
     if (counts < 0).any():
         raise ValueError(f"repeat_interleave: negative repeats {counts.tolist()}")
     return RepeatInterleave.apply(x, repeats=counts, axis=axis)
+
+
+# ------------------------------------------------------------------- axes and pieces
+@register(method=True, numpy=np.moveaxis)
+def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
+    """Move the axes `source` to the positions `destination` (ints or sequences of ints),
+    the others keeping their order, as np.moveaxis (PyTorch's movedim)."""
+    x = tensor_arg(x, "moveaxis")
+    src, dst = _ints(source, "moveaxis", "source"), _ints(destination, "moveaxis", "destination")
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {src} and destination {dst} differ in length")
+    src = _axes_list(src, x.ndim, "moveaxis")
+    dst = _axes_list(dst, x.ndim, "moveaxis")
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return Transpose.apply(x, axes=tuple(order))
+
+
+def _axes_list(axes: tuple[int, ...], ndim: int, op: str) -> tuple[int, ...]:
+    """Distinct axes in range, negatives counted from the end, in the order given."""
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of bounds for a tensor of dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axes}")
+    return tuple(out)
+
+
+def _slices(x: Tensor, axis: int, bounds: list[int]) -> list[Tensor]:
+    lead = (slice(None),) * axis
+    return [GetItem.apply(x, index=lead + (slice(b, e),)) for b, e in zip(bounds, bounds[1:])]
+
+
+@register(numpy=np.split)
+def split(x: Any, indices_or_sections: Any, axis: Any = 0, *, dim: Any = None) -> list[Tensor]:
+    """A list of pieces of x along `axis`, as np.split: an int N makes N equal pieces (an
+    error when the axis does not divide), a sequence of ints gives the indices to cut at.
+    (PyTorch's torch.split takes piece sizes instead: see `chunk` for equal pieces.)"""
+    x = tensor_arg(x, "split")
+    axis = normalize_one_axis(_pick("split", axis, dim, "axis", "dim"), x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, (tuple, list, np.ndarray, Tensor)):
+        raw_cuts = indices_or_sections.data if isinstance(indices_or_sections, Tensor) \
+            else indices_or_sections
+        cuts = [min(max(c + n if c < 0 else c, 0), n)
+                for c in _ints(raw_cuts, "split", "indices")]
+        bounds = [0, *cuts, n]
+        bounds = [bounds[0]] + [max(b, bounds[0]) for b in bounds[1:]]
+        return [GetItem.apply(x, index=(slice(None),) * axis + (slice(b, max(b, e)),))
+                for b, e in zip(bounds, bounds[1:])]
+    try:
+        sections = operator.index(indices_or_sections)
+    except TypeError:
+        raise TypeError(f"split: indices_or_sections must be an int or a sequence of ints, "
+                        f"got {indices_or_sections!r}") from None
+    if sections <= 0 or n % sections:
+        raise ValueError(f"split: {sections} sections do not divide axis {axis} of length {n} "
+                         f"(tensor shape {x.shape}) into equal pieces")
+    step = n // sections
+    return _slices(x, axis, [i * step for i in range(sections + 1)])
+
+
+@register(method=True)
+def chunk(x: Any, chunks: int, axis: int = 0, *, dim: Any = None) -> list[Tensor]:
+    """At most `chunks` pieces of x along `axis`, each of ceil(n / chunks) elements but the
+    last, as torch.chunk (`dim=` too)."""
+    x = tensor_arg(x, "chunk")
+    axis = normalize_one_axis(_pick("chunk", axis, dim, "axis", "dim"), x.ndim, "chunk")
+    try:
+        chunks = operator.index(chunks)
+    except TypeError:
+        raise TypeError(f"chunk: chunks must be an int, got {chunks!r}") from None
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[axis]
+    if n == 0:  # PyTorch: `chunks` empty pieces
+        return _slices(x, axis, [0] * (chunks + 1))
+    step = -(-n // chunks)
+    bounds = [*range(0, n, step), n]
+    return _slices(x, axis, bounds)
+
+
+class Diagonal(Function):
+    """The diagonal (offset k) of the axes axis1, axis2, as a last axis.
+    d/dx = zeros like x with grad placed on that diagonal"""
+
+    def forward(self, x: np.ndarray, offset: int = 0, axis1: int = 0,
+                axis2: int = 1) -> np.ndarray:
+        rest = [a for a in range(x.ndim) if a not in (axis1, axis2)]
+        self.perm = (*rest, axis1, axis2)
+        self.inverse = tuple(np.argsort(self.perm))
+        moved = x.transpose(self.perm)
+        self.moved_shape = moved.shape
+        rows, cols = moved.shape[-2:]
+        length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+        i = np.arange(length)
+        self.index = (Ellipsis, i - min(offset, 0), i + max(offset, 0))
+        return moved[self.index]
+
+    def backward(self, grad: Any) -> Any:
+        return _scatter_add(grad, self.moved_shape, self.index).transpose(self.inverse)
+
+
+@register(method=True, numpy=np.diagonal)
+def diagonal(x: Any, offset: Any = 0, axis1: Any = None, axis2: Any = None, *,
+             dim1: Any = None, dim2: Any = None) -> Tensor:
+    """The elements x[..., i, i + offset] of the axes axis1 (default 0) and axis2 (default
+    1), along a new last axis, as np.diagonal and torch.diagonal (`dim1=`, `dim2=` too)."""
+    x = tensor_arg(x, "diagonal")
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: needs at least 2 axes, got a tensor of shape {x.shape}")
+    a1 = _pick("diagonal", axis1, dim1, "axis1", "dim1")
+    a2 = _pick("diagonal", axis2, dim2, "axis2", "dim2")
+    a1 = normalize_one_axis(0 if a1 is None else a1, x.ndim, "diagonal")
+    a2 = normalize_one_axis(1 if a2 is None else a2, x.ndim, "diagonal")
+    if a1 == a2:
+        raise ValueError(f"diagonal: axis1 and axis2 are the same axis ({a1})")
+    try:
+        offset = operator.index(offset)
+    except TypeError:
+        raise TypeError(f"diagonal: offset must be an int, got {offset!r}") from None
+    return Diagonal.apply(x, offset=offset, axis1=a1, axis2=a2)
+
+
+# ------------------------------------------------------------------- gather and scatter
+class Gather(Function):
+    """x at an integer index array (take_along_axis, gather, index_select, unfold).
+    d/dx = zeros like x with grad added at the index (repeats add up)"""
+
+    def forward(self, x: np.ndarray, index: Any = None) -> np.ndarray:
+        self.in_shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, grad: Any) -> Any:
+        return _scatter_add(grad, self.in_shape, self.index)
+
+
+def _index_array(index: Any, op: str) -> np.ndarray:
+    """An integer index (Tensor, array or list) as an array, or a TypeError naming op."""
+    arr = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
+        raise TypeError(f"{op}: indices must be integers, got {arr.dtype}")
+    return arr.astype(np.intp, copy=False)
+
+
+def _along(x_shape: tuple[int, ...], idx: np.ndarray, axis: int, op: str,
+           broadcast: bool) -> tuple[Any, ...]:
+    """The full index of x that takes `idx` along `axis` and the matching position along every
+    other axis: NumPy's take_along_axis (`broadcast`: idx's other axes broadcast against x's)
+    or PyTorch's gather (idx's other axes at most x's, taking their first elements)."""
+    if idx.ndim != len(x_shape):
+        raise ValueError(f"{op}: indices of shape {idx.shape} need as many axes as the tensor "
+                         f"of shape {x_shape}")
+    n = x_shape[axis]
+    if idx.size and not (-n <= idx.min() and idx.max() < n):
+        raise IndexError(f"{op}: an index is out of range for axis {axis} of length {n} "
+                         f"(tensor shape {x_shape})")
+    full = []
+    for d, size in enumerate(x_shape):
+        shape = [1] * len(x_shape)
+        if d == axis:
+            full.append(idx % n if n else idx)
+            continue
+        if broadcast:
+            if idx.shape[d] not in (1, size) and size != 1:
+                raise ValueError(f"{op}: indices of shape {idx.shape} do not broadcast against "
+                                 f"the tensor of shape {x_shape} (axis {d})")
+            shape[d] = size
+            full.append(np.arange(size).reshape(shape))
+        else:
+            if idx.shape[d] > size:
+                raise ValueError(f"{op}: index of shape {idx.shape} is larger than the tensor "
+                                 f"of shape {x_shape} along axis {d}")
+            shape[d] = idx.shape[d]
+            full.append(np.arange(idx.shape[d]).reshape(shape))
+    return tuple(full)
+
+
+@register(numpy=np.take_along_axis)
+def take_along_axis(x: Any, indices: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """x's elements at `indices` along `axis` (None: of the flattened x), the other axes
+    matched position by position (broadcasting), as np.take_along_axis."""
+    x = tensor_arg(x, "take_along_axis")
+    idx = _index_array(indices, "take_along_axis")
+    axis = _pick("take_along_axis", axis, dim, "axis", "dim")
+    if axis is None:
+        if idx.ndim != 1:
+            raise ValueError(f"take_along_axis: with axis=None the indices must be 1-D, got "
+                             f"shape {idx.shape}")
+        x, axis = Reshape.apply(x, shape=(-1,)), 0
+    axis = normalize_one_axis(axis, x.ndim, "take_along_axis")
+    return Gather.apply(x, index=_along(x.shape, idx, axis, "take_along_axis", True))
+
+
+@register(method=True)
+def gather(x: Any, dim: Any, index: Any) -> Tensor:
+    """torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for dim 1 (index has x's number
+    of axes and at most its size along the others)."""
+    x = tensor_arg(x, "gather")
+    axis = normalize_one_axis(dim, x.ndim, "gather")
+    idx = _index_array(index, "gather")
+    return Gather.apply(x, index=_along(x.shape, idx, axis, "gather", False))
+
+
+@register(method=True)
+def index_select(x: Any, dim: Any, index: Any) -> Tensor:
+    """torch.index_select: the slices of x at the 1-D integer `index` along `dim`."""
+    x = tensor_arg(x, "index_select")
+    axis = normalize_one_axis(dim, x.ndim, "index_select")
+    idx = _index_array(index, "index_select")
+    if idx.ndim != 1:
+        raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
+    n = x.shape[axis]
+    if idx.size and not (-n <= idx.min() and idx.max() < n):
+        raise IndexError(f"index_select: an index is out of range for axis {axis} of length "
+                         f"{n} (tensor shape {x.shape})")
+    return Gather.apply(x, index=(slice(None),) * axis + (idx,))
+
+
+class Scatter(Function):
+    """x with src written (or added, `add`) at an index.   d/dx = grad (zero where written),
+    d/dsrc = grad at the index"""
+
+    def forward(self, x: np.ndarray, src: np.ndarray, index: Any = None,
+                add: bool = False) -> np.ndarray:
+        self.index, self.add = index, add
+        out = np.array(x, dtype=np.result_type(x, src), copy=True)
+        if add:
+            np.add.at(out, index, src)
+        else:
+            out[index] = src
+            written = np.zeros(x.shape, dtype=bool)
+            written[index] = True
+            # where an index repeats, the last write wins: only that element of src reaches
+            # the output, so only it gets a gradient
+            flat = np.ravel_multi_index(np.broadcast_arrays(*index), x.shape).ravel()
+            last = flat.size - 1 - np.unique(flat[::-1], return_index=True)[1]
+            won = np.zeros(flat.size, dtype=bool)
+            won[last] = True
+            self.save_for_backward(constant(written), constant(won.reshape(src.shape)))
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        if self.add:
+            return grad, grad[self.index]
+        written, won = self.saved
+        return V.where(written, 0, grad), V.where(won, grad[self.index], 0)
+
+
+def _scatter(x: Any, dim: Any, index: Any, src: Any, op: str, add: bool) -> Tensor:
+    x = tensor_arg(x, op)
+    axis = normalize_one_axis(dim, x.ndim, op)
+    idx = _index_array(index, op)
+    full = _along(x.shape, idx, axis, op, False)
+    if isinstance(src, (int, float, np.integer, np.floating)) and not isinstance(src, bool):
+        src = np.full(idx.shape, src, dtype=x.dtype)
+    src = tensor_arg(src, op)
+    if src.ndim != idx.ndim or any(s < i for s, i in zip(src.shape, idx.shape)):
+        raise ValueError(f"{op}: src of shape {src.shape} must have the index's {idx.ndim} axes "
+                         f"and at least its shape {idx.shape}")
+    if src.shape != idx.shape:
+        src = GetItem.apply(src, index=tuple(slice(0, n) for n in idx.shape))
+    return Scatter.apply(x, src, index=full, add=add)
+
+
+@register(method=True)
+def scatter(x: Any, dim: Any, index: Any, src: Any) -> Tensor:
+    """torch.scatter, functional (a new tensor): x with out[i][index[i][j]] = src[i][j] for
+    dim 1; `src` a tensor (its leading part of the index's shape is used) or a number. Where
+    an index repeats, the last write wins (PyTorch leaves it unspecified)."""
+    return _scatter(x, dim, index, src, "scatter", False)
+
+
+@register(method=True)
+def scatter_add(x: Any, dim: Any, index: Any, src: Any) -> Tensor:
+    """torch.scatter_add, functional: x with src added at out[i][index[i][j]] for dim 1
+    (repeated indices add up)."""
+    return _scatter(x, dim, index, src, "scatter_add", True)
+
+
+@register(method=True)
+def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
+    """x with `value` (a number or a 0-d tensor) where the boolean `mask` (broadcast to x's
+    shape) is true, as torch.masked_fill."""
+    x = tensor_arg(x, "masked_fill")
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(m.shape, x.shape)
+    except ValueError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
+                         f"tensor's shape {x.shape}")
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{value.shape}")
+    return _where(m, value, x)
+
+
+# ------------------------------------------------------------- products and grids
+@register(numpy=np.outer)
+def outer(a: Any, b: Any) -> Tensor:
+    """The outer product of the flattened a and b: out[i, j] = a[i] * b[j], as np.outer
+    (torch.outer takes 1-D tensors only)."""
+    a, b = tensor_arg(a, "outer"), tensor_arg(b, "outer")
+    return Reshape.apply(a, shape=(-1, 1)) * Reshape.apply(b, shape=(1, -1))
+
+
+def _tensordot_axes(axes: Any, nd_a: int, nd_b: int) -> tuple[tuple[int, ...], ...]:
+    """np.tensordot's `axes` (an int N: the last N of a with the first N of b; or two
+    sequences) as two tuples of non-negative axes."""
+    try:
+        n = operator.index(axes)
+    except TypeError:
+        try:
+            ax_a, ax_b = axes
+        except (TypeError, ValueError):
+            raise TypeError(f"tensordot: axes must be an int or a pair of axis sequences, got "
+                            f"{axes!r}") from None
+        ax_a, ax_b = _ints(ax_a, "tensordot", "axes"), _ints(ax_b, "tensordot", "axes")
+    else:
+        if not 0 <= n <= min(nd_a, nd_b):
+            raise ValueError(f"tensordot: cannot sum over {n} axes of tensors of {nd_a} and "
+                             f"{nd_b} axes")
+        ax_a, ax_b = tuple(range(nd_a - n, nd_a)), tuple(range(n))
+    if len(ax_a) != len(ax_b):
+        raise ValueError(f"tensordot: axes {ax_a} and {ax_b} differ in length")
+    return _axes_list(ax_a, nd_a, "tensordot"), _axes_list(ax_b, nd_b, "tensordot")
+
+
+@register(numpy=np.tensordot)
+def tensordot(a: Any, b: Any, axes: Any = 2, *, dims: Any = None) -> Tensor:
+    """Sum the products of a and b over the axes `axes` (an int N: a's last N with b's first
+    N; or (a's axes, b's axes)), as np.tensordot and torch.tensordot (`dims=` too): the
+    remaining axes of a, then those of b. Made of transpose, reshape and matmul."""
+    a, b = tensor_arg(a, "tensordot"), tensor_arg(b, "tensordot")
+    ax_a, ax_b = _tensordot_axes(_pick("tensordot", None if axes == 2 else axes, dims, "axes",
+                                       "dims") if dims is not None else axes, a.ndim, b.ndim)
+    for i, j in zip(ax_a, ax_b):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"tensordot: axis {i} of a (shape {a.shape}) and axis {j} of b "
+                             f"(shape {b.shape}) differ in length")
+    free_a = [i for i in range(a.ndim) if i not in ax_a]
+    free_b = [j for j in range(b.ndim) if j not in ax_b]
+    k = int(np.prod([a.shape[i] for i in ax_a], dtype=np.int64))
+    out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[j] for j in free_b)
+    left = Reshape.apply(Transpose.apply(a, axes=(*free_a, *ax_a)), shape=(-1, k) if k else (
+        int(np.prod([a.shape[i] for i in free_a], dtype=np.int64)), 0))
+    right = Reshape.apply(Transpose.apply(b, axes=(*ax_b, *free_b)), shape=(k, -1) if k else (
+        0, int(np.prod([b.shape[j] for j in free_b], dtype=np.int64))))
+    return Reshape.apply(_matmul(left, right), shape=out_shape)
+
+
+@register(numpy=np.meshgrid)
+def meshgrid(*xs: Any, indexing: str = "xy", sparse: bool = False,
+             copy: bool = True) -> list[Tensor]:
+    """Coordinate grids from 1-D tensors (others are flattened), as np.meshgrid: "xy"
+    (Cartesian, the default) swaps the first two output axes, "ij" (matrix, PyTorch's usual)
+    does not; `sparse` keeps length-one axes instead of broadcasting."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = [Reshape.apply(tensor_arg(x, "meshgrid"), shape=(-1,)) for x in xs]
+    n = len(ts)
+    shape = [t.shape[0] for t in ts]
+    if indexing == "xy" and n > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, t in enumerate(ts):
+        axis = (1 if i == 0 else 0 if i == 1 else i) if indexing == "xy" and n > 1 else i
+        view = [1] * n
+        view[axis] = t.shape[0]
+        g = Reshape.apply(t, shape=tuple(view))
+        out.append(g if sparse else BroadcastTo.apply(g, shape=tuple(shape)))
+    return out
+
+
+class Unfold(Function):
+    """Sliding windows of `size` elements every `step` along `axis`, as a new last axis
+    (torch.Tensor.unfold).   d/dx = the windows' gradients added back where they came from"""
+
+    def forward(self, x: np.ndarray, axis: int = 0, size: int = 1, step: int = 1) -> np.ndarray:
+        count = (x.shape[axis] - size) // step + 1
+        starts = np.arange(count) * step
+        self.in_shape = x.shape
+        self.index = (slice(None),) * axis + (starts[:, None] + np.arange(size),)
+        # x[index] holds (windows, size) at `axis`; the window's elements go last
+        self.perm = (*range(axis + 1), *range(axis + 2, x.ndim + 1), axis + 1)
+        self.inverse = tuple(np.argsort(self.perm))
+        return x[self.index].transpose(self.perm)
+
+    def backward(self, grad: Any) -> Any:
+        return _scatter_add(grad.transpose(self.inverse), self.in_shape, self.index)
+
+
+@register(method=True)
+def unfold(x: Any, dimension: Any, size: Any, step: Any) -> Tensor:
+    """torch.Tensor.unfold: every window of `size` elements, `step` apart, along
+    `dimension`, that fits; the windows replace that axis and their elements form a new
+    last axis (shape (..., (n - size) // step + 1, ..., size))."""
+    x = tensor_arg(x, "unfold")
+    axis = normalize_one_axis(dimension, max(x.ndim, 1), "unfold")
+    try:
+        size, step = operator.index(size), operator.index(step)
+    except TypeError:
+        raise TypeError(f"unfold: size and step must be ints, got {size!r}, {step!r}") from None
+    if x.ndim == 0:
+        x = Reshape.apply(x, shape=(1,))
+    if step <= 0 or size < 0 or size > x.shape[axis]:
+        raise ValueError(f"unfold: windows of size {size} and step {step} do not fit axis "
+                         f"{axis} of length {x.shape[axis]} (tensor shape {x.shape})")
+    return Unfold.apply(x, axis=axis, size=size, step=step)
+
+
+# ---------------------------------------------------------------------------------- einsum
+def _einsum_parse(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
+    """np.einsum's subscripts made explicit: one string of letters per operand (an ellipsis
+    replaced by letters of its own, right-aligned across operands as broadcasting is) and
+    the output's letters (implicit mode: the ellipsis, then the letters used once, sorted)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts must be a string, got {type(subscripts).__name__} "
+                        "(the interleaved operand, sublist form is not supported)")
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(terms)} operands, got "
+                         f"{len(shapes)}")
+    for part in [*terms, rhs]:
+        body = part.replace("...", "", 1)
+        if body and not (body.isascii() and body.isalpha()):
+            raise ValueError(f"einsum: invalid subscripts {subscripts!r} (letters and one "
+                             "'...' per operand)")
+    used = set(spec) - {".", ",", "-", ">"}
+    spare = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    widths = []
+    for term, shape in zip(terms, shapes):
+        letters = len(term.replace("...", ""))
+        width = len(shape) - letters
+        if width < 0 or (width > 0 and "..." not in term):
+            raise ValueError(f"einsum: subscripts {term!r} do not match an operand of shape "
+                             f"{shape}")
+        widths.append(width if "..." in term else 0)
+    ell = max(widths, default=0)
+    if ell > len(spare):
+        raise ValueError("einsum: too many axes under the ellipsis")
+    ell_letters = "".join(spare[:ell])
+    explicit = [t.replace("...", ell_letters[ell - w:]) for t, w in zip(terms, widths)]
+    if arrow:
+        if ell and "..." not in rhs:
+            raise ValueError("einsum: output has more dimensions than subscripts given, but no "
+                             "'...' to broadcast the extra dimensions")
+        out = rhs.replace("...", ell_letters)
+        seen = set("".join(explicit))
+        if len(set(out)) != len(out) or not set(out) <= seen:
+            raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter or use one no "
+                             "operand has")
+    else:
+        counts = {c: "".join(explicit).count(c) for c in set("".join(explicit))}
+        out = ell_letters + "".join(sorted(c for c, n in counts.items()
+                                           if n == 1 and c not in ell_letters))
+    return explicit, out
+
+
+def _einsum_arrays(grad: np.ndarray, subscripts: str, others: tuple[Any, ...]) -> np.ndarray:
+    return np.einsum(subscripts, grad, *others, optimize=len(others) > 1)
+
+
+def _einsum_tensors(grad: Tensor, subscripts: str, others: tuple[Any, ...]) -> Tensor:
+    return Einsum.apply(grad, *others, subscripts=subscripts)
+
+
+# einsum of the incoming gradient with the other operands: Einsum's backward
+_contract = V.dual(_einsum_arrays, _einsum_tensors)
+
+
+class Einsum(Function):
+    """np.einsum with explicit subscripts ("ij,jk->ik").   d/d(operand k) = the einsum of
+    grad with the other operands onto k's letters; a letter repeated in k (a diagonal) gets
+    the gradient on that diagonal only, a letter only k has (summed) gets it broadcast"""
+
+    def forward(self, *arrays: np.ndarray, subscripts: str = "") -> np.ndarray:
+        lhs, self.out = subscripts.split("->")
+        self.terms = lhs.split(",")
+        self.shapes = [a.shape for a in arrays]
+        self.save_for_backward(*arrays)
+        try:
+            return np.asarray(np.einsum(subscripts, *arrays, optimize=len(arrays) > 2))
+        except ValueError as e:
+            shapes = ", ".join(str(s) for s in self.shapes)
+            raise ValueError(f"einsum: {e} (subscripts {subscripts!r}, shapes {shapes})") from None
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        return tuple(self._grad_of(k, grad) if need else None
+                     for k, need in enumerate(self.needs_input_grad))
+
+    def _grad_of(self, k: int, grad: Any) -> Any:
+        term, shape = self.terms[k], self.shapes[k]
+        others = [t for i, t in enumerate(self.terms) if i != k]
+        unique = "".join(dict.fromkeys(term))
+        size = {c: shape[term.index(c)] for c in unique}
+        reached = set(self.out).union(*others)
+        target = "".join(c for c in unique if c in reached)
+        g = _contract(grad, ",".join([self.out, *others]) + "->" + target,
+                      tuple(v for i, v in enumerate(self.saved) if i != k))
+        # back to k's sizes: summed where k was broadcast (size 1), then a length-one axis
+        # broadcast for each letter only k has
+        g = V.sum_to(g, tuple(size[c] for c in target))
+        if target != unique:
+            g = g.reshape(tuple(size[c] if c in target else 1 for c in unique))
+            g = V.broadcast_to(g, tuple(size[c] for c in unique))
+        if unique == term:
+            return g
+        # a repeated letter: the gradient lies on the diagonal of those axes
+        index = tuple(np.arange(size[c]).reshape(
+            [size[c] if j == unique.index(c) else 1 for j in range(len(unique))])
+            for c in term)
+        return _scatter_add(g, shape, index)
+
+
+@register(numpy=np.einsum)
+def einsum(subscripts: str, *operands: Any, out: Any = None, optimize: Any = None,
+           **kwargs: Any) -> Tensor:
+    """Einstein summation, as np.einsum and torch.einsum: any subscripts, a letter repeated
+    in one operand (its diagonal), letters summed over, "..." for broadcast leading axes,
+    implicit (no "->") or explicit output. The operands may also come as one list
+    (torch.einsum's form)."""
+    if out is not None or kwargs:
+        raise TypeError(f"einsum: unsupported arguments {['out', *kwargs]}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [tensor_arg(t, "einsum") for t in operands]
+    terms, out_letters = _einsum_parse(subscripts, [t.shape for t in ts])
+    for term, t in zip(terms, ts):
+        if len(set(term)) != len(term):
+            for c in set(term):
+                sizes = {t.shape[i] for i, d in enumerate(term) if d == c}
+                if len(sizes) > 1:
+                    raise ValueError(f"einsum: the repeated subscript {c!r} labels axes of "
+                                     f"different lengths in an operand of shape {t.shape}")
+    return Einsum.apply(*ts, subscripts=",".join(terms) + "->" + out_letters)
