@@ -169,3 +169,81 @@ ROWS += [
     OpSpec("argsort", _untracked(mt.argsort), _as_dtype(_np_argsort), _sort_cases(with_k=False)),
     OpSpec("topk", lambda x, **kw: mt.topk(x, **kw)[0], _np_topk, _sort_cases(with_k=True)),
 ]
+
+
+# ------------------------------------------ NumPy references for tests/test_fuzz.py's rows
+# (microtensor's documented semantics where they differ from NumPy's function of the name:
+# a 0-d tensor scans and sorts as one element and stays 0-d, as in PyTorch; descending sorts
+# are stable with nan first; np.linalg.norm's matrix 2-norms are refused)
+def fuzz_axis(a: np.ndarray, axis: Any) -> int:
+    """`axis` of `a` (a 0-d array as 1-D) as an int in range, or NumPy's errors."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"axis {axis!r} is not an int")
+    nd = np.ndim(a) or 1
+    if not -nd <= axis < nd:
+        raise ValueError("axis out of range")
+    return int(axis) % nd
+
+
+def fuzz_scan(fn: Any) -> Any:
+    """The reference of a scan: `fn(a1d_or_nd, axis)` along `axis`; None scans the
+    flattened input."""
+    def ref(a: np.ndarray, axis: Any) -> np.ndarray:
+        if axis is None:
+            return fn(np.ravel(a), 0)
+        return fn(np.atleast_1d(a), fuzz_axis(a, axis)).reshape(np.shape(a))
+
+    return ref
+
+
+def _sorted(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    if not descending:
+        return np.sort(a, axis)
+    return np.flip(np.sort(np.flip(a, axis), axis, kind="stable"), axis)
+
+
+def _argsorted(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    if not descending:
+        return np.argsort(a, axis, kind="stable")
+    return a.shape[axis] - 1 - np.flip(np.argsort(np.flip(a, axis), axis, kind="stable"), axis)
+
+
+
+
+def fuzz_sort_ref(values: bool) -> Any:
+    """mt.sort (values) or mt.argsort against NumPy: extra = (axis, descending) or None."""
+    pick = _sorted if values else _argsorted
+
+    def ref(a: np.ndarray, extra: Any) -> np.ndarray:
+        axis, descending = (-1, False) if extra is None else extra
+        return fuzz_scan(lambda b, ax: pick(b, ax, bool(descending)))(a, axis)
+
+    return ref
+
+
+def fuzz_topk_ref(a: np.ndarray, extra: Any) -> np.ndarray:
+    """mt.topk(a, k, axis, largest) values: extra = (k, axis, largest), or None for k=1."""
+    k, axis, largest = (1, -1, True) if extra is None else extra
+    ax = fuzz_axis(a, axis)
+    if np.ndim(a) == 0:
+        if k not in (0, 1):
+            raise ValueError("k out of range")
+        return np.asarray(a)
+    if not 0 <= k <= np.shape(a)[ax]:
+        raise ValueError("k out of range")
+    return np.take(_sorted(a, ax, largest), np.arange(k), axis=ax)
+
+
+def fuzz_norm_ref(a: np.ndarray, extra: Any) -> np.ndarray:
+    """np.linalg.norm(a, ord, axis, keepdims), less the matrix norms of singular values."""
+    if extra is None:
+        return np.linalg.norm(a)
+    ord_, axis, keepdims = extra
+    axis = tuple(axis) if isinstance(axis, list) else axis  # mt.norm takes a list as a tuple
+    for item in (() if axis is None else axis if isinstance(axis, tuple) else (axis,)):
+        if not isinstance(item, (int, np.integer)) or isinstance(item, bool):
+            raise TypeError("axis must be ints")  # np.linalg.norm truncates a float axis
+    matrix = (np.ndim(a) == 2) if axis is None else (isinstance(axis, tuple) and len(axis) == 2)
+    if matrix and ord_ in (2, -2, "nuc"):
+        raise ValueError("matrix 2-norm refused")
+    return np.linalg.norm(a, ord_, axis, keepdims)

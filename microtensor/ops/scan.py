@@ -385,7 +385,10 @@ class VectorNorm(Function):
         if p == 2:
             scaled = x / safe
         else:
-            scaled = sign * np.abs(x) ** (p - 1) / safe ** (p - 1)
+            # |x| ** (p - 1) at x = 0 would be inf for p < 1: sign(0) = 0 makes those 0
+            flat = V.mask(np.equal, x, 0)
+            size = np.abs(x) if not flat.any() else V.where(flat, 1, np.abs(x))
+            scaled = sign * size ** (p - 1) / safe ** (p - 1)
         return g * (V.where(zero, 0, scaled) if zero.any() else scaled)
 
 
@@ -398,6 +401,9 @@ def _matrix_norm(x: Tensor, ord: Any, axes: tuple[int, int], keepdims: bool) -> 
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
     row, col = axes
     summed, over = (row, col) if ord in (1, -1) else (col, row)
+    if x.shape[over] == 0:
+        raise ValueError(f"norm: the matrix norm ord={ord!r} of an empty axis (input shape "
+                         f"{x.shape})")
     sums = np.abs(x).sum(axis=summed, keepdims=True)
     out = sums.max(axis=over, keepdims=True) if ord > 0 else sums.min(axis=over, keepdims=True)
     return out if keepdims else out.squeeze(axes)
@@ -424,8 +430,10 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False, *,  
         axes = tuple(axis)
     else:
         axes = (axis,)
-    if ord is None or (ord == "fro" and len(axes) == 2):
+    if ord is None and (axis is None or len(axes) in (1, 2)):
         return VectorNorm.apply(x, ord=2.0, axis=axis, keepdims=keepdims)
+    if ord == "fro" and len(axes) == 2:
+        return VectorNorm.apply(x, ord=2.0, axis=axes, keepdims=keepdims)
     if len(axes) == 1:
         return VectorNorm.apply(x, ord=_order("norm", ord), axis=axes, keepdims=keepdims)
     if len(axes) == 2:
