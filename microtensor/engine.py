@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from . import versions as _versions
 from .grad_mode import _state
 from .shapes import unbroadcast
 from .tensor import Tensor, _make
@@ -60,6 +61,7 @@ def _run(starts: list[Any], seeds: list[Any], retain_graph: bool, create_graph: 
     hooked = observer is None  # an observed pass runs no hooks,
     plain = hooked and targets is None  # and only backward() fills retain_grad and .grad
     anomaly = _state.anomaly and hooked
+    changed_at = _versions.latest  # nodes older than the latest in-place change are checked
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
     try:
@@ -115,6 +117,8 @@ def _run(starts: list[Any], seeds: list[Any], retain_graph: bool, create_graph: 
             if observer is not None:
                 observer.on_node(n, g)
             saved = n.saved
+            if n._seq < changed_at and saved:  # made before an in-place change (versions.py)
+                _versions.check_saved(n)
             if saved is None:
                 raise RuntimeError(f"backward: the graph through {type(n).__name__} was already "
                                    "freed by an earlier backward(); call the first backward with "

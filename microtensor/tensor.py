@@ -507,6 +507,7 @@ class Tensor:
         if not self.data.flags.writeable:
             raise RuntimeError(f"{op}: this tensor's array (shape {self.shape}) is read-only "
                                "(a broadcast view or a read-only NumPy array); clone() it first")
+        _versions.note_change(self.data)  # a graph that saved it refuses to use it (versions.py)
         return self.data
 
     def _ufunc_(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
@@ -584,6 +585,7 @@ class Tensor:
                 "gradient; build a new tensor (mt.where, mt.concatenate) or assign under "
                 "mt.no_grad()"
             )
+        _versions.note_change(self.data)
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
     # ----------------------------------------------------------------- Python protocol
@@ -643,6 +645,7 @@ class Tensor:
 
 from . import autograd as _autograd  # noqa: E402  (circular: ops and engine use Tensor)
 from . import ops as _ops  # noqa: E402
+from . import versions as _versions  # noqa: E402
 
 
 def install_op_methods(registry: dict[str, Any]) -> None:
