@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import strategies as S
 from hypothesis import strategies as st
-from op_table import OpSpec, _unary_with
+from op_table import Case, OpSpec, _unary_with
 
 import microtensor as mt
 
@@ -82,6 +82,213 @@ def _np_repeat(x: np.ndarray, repeats: Any, axis: Any = None) -> np.ndarray:
     return np.repeat(x, repeats, axis)
 
 
+@st.composite
+def _moveaxis_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    n = len(shape)
+    src = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n)) if n else []
+    dst = draw(st.permutations(range(n)))[:len(src)]
+    if len(src) == 1 and draw(st.booleans()):
+        return {"source": src[0] - n * draw(st.integers(0, 1)), "destination": dst[0]}
+    return {"source": tuple(src), "destination": tuple(dst)}
+
+
+@st.composite
+def _split_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    axis = draw(S.one_axis(len(shape)))
+    n = shape[axis]
+    if draw(st.booleans()):
+        return {"indices_or_sections": draw(st.sampled_from(
+            [d for d in range(1, n + 1) if n % d == 0])), "axis": axis}
+    return {"indices_or_sections": draw(st.lists(st.integers(-n - 1, n + 1), max_size=3)),
+            "axis": axis}
+
+
+def _flat(pieces: Any, join: Any) -> Any:
+    return join([p.reshape(-1) for p in pieces])
+
+
+@st.composite
+def _chunk_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"chunks": draw(st.integers(1, 5)), "axis": draw(S.one_axis(len(shape)))}
+
+
+def _np_chunk(x: np.ndarray, chunks: int, axis: int) -> list[np.ndarray]:
+    n = x.shape[axis]
+    step = -(-n // chunks)
+    return np.split(x, list(range(step, n, step)), axis=axis)
+
+
+@st.composite
+def _diagonal_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    a1, a2 = draw(st.lists(S.one_axis(len(shape)), min_size=2, max_size=2).filter(
+        lambda ab: ab[0] % len(shape) != ab[1] % len(shape)))
+    return {"offset": draw(st.integers(-3, 3)), "axis1": a1, "axis2": a2}
+
+
+def _gather_cases(kind: str) -> Any:
+    """x and an integer index along a drawn axis: take_along_axis (NumPy's broadcasting
+    index), gather (PyTorch's: at most x's size on the other axes), index_select (1-D)."""
+    def cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+        @st.composite
+        def draw_case(draw: st.DrawFn) -> Case:
+            shape = draw(S.shapes(min_dims=1))
+            x = draw(S.arrays(shape, dtype))
+            axis = draw(S.one_axis(len(shape)))
+            n = shape[axis]
+            if kind == "index_select":
+                idx = np.array(draw(st.lists(st.integers(-n, n - 1), max_size=5)), dtype=np.intp)
+                return (x,), {"dim": axis, "index": idx}
+            ishape = [draw(st.integers(1, s)) if kind == "gather" else draw(
+                st.sampled_from([1, s])) for s in shape]
+            ishape[axis] = draw(st.integers(0, 4))
+            low = -n if kind == "take_along_axis" else 0
+            idx = draw(S.hnp.arrays(np.intp, tuple(ishape), elements=st.integers(low, n - 1)))
+            if kind == "gather":
+                return (x,), {"dim": axis, "index": idx}
+            return (x,), {"indices": idx, "axis": axis}
+
+        return draw_case()
+
+    return cases
+
+
+def _np_gather(x: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+    grids = list(np.ogrid[tuple(slice(0, n) for n in index.shape)])
+    grids[dim] = index
+    return x[tuple(grids)]
+
+
+def _scatter_cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        shape = draw(S.shapes(min_dims=1))
+        axis = draw(S.one_axis(len(shape)))
+        ishape = [draw(st.integers(1, s)) for s in shape]
+        ishape[axis] = draw(st.integers(0, 4))
+        idx = draw(S.hnp.arrays(np.intp, tuple(ishape),
+                                elements=st.integers(0, shape[axis] - 1)))
+        sshape = tuple(i + draw(st.integers(0, 1)) for i in ishape)
+        return (draw(S.arrays(shape, dtype)), draw(S.arrays(sshape, dtype))), {
+            "dim": axis, "index": idx}
+
+    return draw_case()
+
+
+def _np_scatter(add: bool) -> Any:
+    def ref(x: np.ndarray, src: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        grids = list(np.ogrid[tuple(slice(0, n) for n in index.shape)])
+        grids[dim] = index
+        part = src[tuple(slice(0, n) for n in index.shape)]
+        if add:
+            np.add.at(out, tuple(grids), part)
+        else:
+            out[tuple(grids)] = part
+        return out
+
+    return ref
+
+
+@st.composite
+def _masked_fill_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    mshape = draw(S.hnp.broadcastable_shapes(shape, max_dims=len(shape)).filter(
+        lambda m: np.broadcast_shapes(m, shape) == shape))
+    return {"mask": draw(S.hnp.arrays(np.bool_, mshape)),
+            "value": draw(st.sampled_from([0.0, -1.5, 3.0]))}
+
+
+def _outer_cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        return (draw(S.arrays(draw(S.shapes(max_dims=2)), dtype)),
+                draw(S.arrays(draw(S.shapes(max_dims=2)), dtype))), {}
+
+    return draw_case()
+
+
+def _tensordot_cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        sa = draw(S.shapes(max_dims=3))
+        k = draw(st.integers(0, len(sa)))
+        summed = draw(st.permutations(range(len(sa))))[:k]
+        pos_b = draw(st.permutations(range(k + draw(st.integers(0, 2)))))
+        sb = [draw(st.integers(1, 3)) for _ in pos_b]
+        ax_b = list(pos_b[:k])
+        for i, j in zip(summed, ax_b):
+            sb[j] = sa[i]
+        arrs = (draw(S.arrays(sa, dtype)), draw(S.arrays(tuple(sb), dtype)))
+        if k == len(summed) and list(summed) == list(range(len(sa) - k, len(sa))) and \
+                ax_b == list(range(k)) and draw(st.booleans()):
+            return arrs, {"axes": k}
+        return arrs, {"axes": (tuple(summed), tuple(ax_b))}
+
+    return draw_case()
+
+
+def _meshgrid_cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        count = draw(st.integers(1, 3))
+        arrs = tuple(draw(S.arrays((draw(st.integers(1, 3)),), dtype)) for _ in range(count))
+        return arrs, {"indexing": draw(st.sampled_from(["xy", "ij"])),
+                      "sparse": draw(st.booleans())}
+
+    return draw_case()
+
+
+def _mt_meshgrid(*xs: Any, **kw: Any) -> Any:
+    return mt.concatenate([g.reshape(-1) for g in mt.meshgrid(*xs, **kw)])
+
+
+def _np_meshgrid(*xs: Any, **kw: Any) -> Any:
+    return np.concatenate([g.reshape(-1) for g in np.meshgrid(*xs, **kw)])
+
+
+@st.composite
+def _unfold_kw(draw: st.DrawFn, shape: tuple[int, ...]) -> dict[str, Any]:
+    axis = draw(S.one_axis(len(shape)))
+    size = draw(st.integers(0, shape[axis]))
+    return {"dimension": axis, "size": size, "step": draw(st.integers(1, 3))}
+
+
+def _np_unfold(x: np.ndarray, dimension: int, size: int, step: int) -> np.ndarray:
+    windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dimension)
+    return windows[(slice(None),) * (dimension % x.ndim) + (slice(None, None, step),)]
+
+
+# subscripts and operand shapes for einsum: products, traces, diagonals, sums, broadcasting,
+# ellipses, implicit outputs, three operands
+_EINSUM_FORMS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 2)]), ("ii->", [(3, 3)]),
+    ("ii->i", [(3, 3)]), ("ii", [(2, 2)]), ("ij->", [(2, 3)]), ("ij->j", [(2, 3)]),
+    ("ji", [(2, 3)]), ("...ii->...i", [(2, 3, 3)]), ("bii,bjj->bij", [(2, 2, 2), (2, 2, 2)]),
+    ("i,j->ij", [(3,), (2,)]), ("i,i->", [(4,), (4,)]), ("ij,jk,kl->il", [(2, 3), (3, 2),
+                                                                          (2, 2)]),
+    ("...j,...j->...", [(1, 3), (2, 3)]), ("ij,ij->ij", [(1, 3), (2, 3)]),
+    ("iij->j", [(2, 2, 3)]), ("ij,k->ijk", [(2, 2), (3,)]), ("Ab,b", [(2, 3), (3,)]),
+    ("i...,i...->...", [(2, 3), (2, 3)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("i,i,i->i", [(3,), (3,), (3,)]), ("...", [(2, 3)]), ("...i->...", [(2, 2, 3)]),
+]
+
+
+def _einsum_cases(dtype: Any, broadcast: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        spec, shapes = draw(st.sampled_from(_EINSUM_FORMS))
+        return tuple(draw(S.arrays(s, dtype)) for s in shapes), {"subscripts": spec}
+
+    return draw_case()
+
+
+def _mt_einsum(*xs: Any, subscripts: str) -> Any:
+    return mt.einsum(subscripts, *xs)
+
+
+def _np_einsum(*xs: Any, subscripts: str) -> Any:
+    return np.einsum(subscripts, *xs)
+
+
 # ------------------------------------------------------------------------------- the rows
 ROWS: list[OpSpec] = [
     OpSpec("flip", mt.flip, np.flip, _unary_with(_flip_kw)),
@@ -91,6 +298,31 @@ ROWS: list[OpSpec] = [
     OpSpec("pad", mt.pad, _np_pad, _unary_with(_pad_kw, min_dims=1)),
     OpSpec("tile", mt.tile, np.tile, _unary_with(_tile_kw)),
     OpSpec("repeat_interleave", mt.repeat_interleave, _np_repeat, _unary_with(_repeat_kw)),
+    OpSpec("moveaxis", mt.moveaxis, np.moveaxis, _unary_with(_moveaxis_kw)),
+    OpSpec("split", lambda x, **kw: _flat(mt.split(x, **kw), mt.concatenate),
+           lambda x, **kw: _flat(np.split(x, **kw), np.concatenate),
+           _unary_with(_split_kw, min_dims=1)),
+    OpSpec("chunk", lambda x, **kw: _flat(mt.chunk(x, **kw), mt.concatenate),
+           lambda x, **kw: _flat(_np_chunk(x, **kw), np.concatenate),
+           _unary_with(_chunk_kw, min_dims=1)),
+    OpSpec("diagonal", mt.diagonal, np.diagonal, _unary_with(_diagonal_kw, min_dims=2)),
+    OpSpec("take_along_axis", mt.take_along_axis, np.take_along_axis,
+           _gather_cases("take_along_axis")),
+    OpSpec("gather", mt.gather, _np_gather, _gather_cases("gather")),
+    OpSpec("index_select", mt.index_select,
+           lambda x, dim, index: np.take(x, index, axis=dim), _gather_cases("index_select")),
+    OpSpec("scatter", lambda x, src, dim, index: mt.scatter(x, dim, index, src),
+           _np_scatter(False), _scatter_cases),
+    OpSpec("scatter_add", lambda x, src, dim, index: mt.scatter_add(x, dim, index, src),
+           _np_scatter(True), _scatter_cases),
+    OpSpec("masked_fill", mt.masked_fill,
+           lambda x, mask, value: np.where(mask, np.asarray(value, x.dtype), x),
+           _unary_with(_masked_fill_kw)),
+    OpSpec("outer", mt.outer, np.outer, _outer_cases),
+    OpSpec("tensordot", mt.tensordot, np.tensordot, _tensordot_cases),
+    OpSpec("meshgrid", _mt_meshgrid, _np_meshgrid, _meshgrid_cases),
+    OpSpec("unfold", mt.unfold, _np_unfold, _unary_with(_unfold_kw, min_dims=1)),
+    OpSpec("einsum", _mt_einsum, _np_einsum, _einsum_cases),
 ]
 
 
