@@ -868,6 +868,45 @@ _REGISTERED: dict[str, FuzzOp] = {
     "expand_dims": FuzzOp("expand_dims", _expand_dims),
     "astype": FuzzOp("astype", _astype),
     # -- rows of ops/math.py
+    "tan": _simple("tan", "mt.tan(tanh({}) * 1.25)", lambda a: mt.tan(a.tanh() * 1.25),
+                   lambda a: torch.tan(torch.tanh(a) * 1.25)),
+    "arcsin": _simple("arcsin", "mt.arcsin(tanh({}) * 0.875)",
+                      lambda a: mt.arcsin(a.tanh() * 0.875),
+                      lambda a: torch.arcsin(torch.tanh(a) * 0.875)),
+    "arccos": _simple("arccos", "{}.tanh().__mul__(0.875).arccos()",
+                      lambda a: (a.tanh() * 0.875).arccos(),
+                      lambda a: torch.arccos(torch.tanh(a) * 0.875)),
+    "arctanh": _simple("arctanh", "mt.arctanh(tanh({}) * 0.875)",
+                       lambda a: mt.arctanh(a.tanh() * 0.875),
+                       lambda a: torch.arctanh(torch.tanh(a) * 0.875)),
+    "arccosh": _simple("arccosh", "mt.arccosh({0} * {0} + 1.125)",
+                       lambda a: mt.arccosh(a * a + 1.125),
+                       lambda a: torch.arccosh(a * a + 1.125)),
+    "arctan2": _function("arctan2", mt.arctan2, torch.arctan2,  # away from the branch cut
+                         lambda y, x: bool(((x > 0) | (np.abs(y) > MARGIN)).all())),
+    "copysign": _function("copysign", mt.copysign, torch.copysign,
+                          lambda a, b: away_from(a, 0.0) and away_from(b, 0.0)),
+    "sign": _unary("sign", "sign", torch.sign, kinks=(0.0,), mt_function=mt.sign),
+    "floor": _unary("floor", "floor", torch.floor, kinks=tuple(map(float, range(-31, 32))),
+                    mt_function=mt.floor),
+    "ceil": _unary("ceil", "ceil", torch.ceil, kinks=tuple(map(float, range(-31, 32))),
+                   mt_function=mt.ceil),
+    "trunc": _unary("trunc", "trunc", torch.trunc, kinks=tuple(map(float, range(-31, 32))),
+                    mt_function=mt.trunc),
+    "round": _unary("round", "round", torch.round, kinks=tuple(k + 0.5 for k in range(-31, 31)),
+                    mt_function=mt.round),
+    # PyTorch's // (floor_divide) has no derivative: floor(a / b) is its value with zero gradient
+    "floor_divide": FuzzOp("floor_divide", _binary(
+        "//", lambda a, b: a // b, lambda a, b: torch.floor(a / b), ("real", "nonzero"),
+        lambda a, b: away_from(a / b % 1, 0.0, 1.0)).make),
+    # PyTorch's number % tensor has no derivative: a - b * floor(a / b) is its value there
+    "remainder": FuzzOp("remainder", _binary(
+        "%", lambda a, b: a % b,
+        lambda a, b: a % b if torch.is_tensor(a) else a - b * torch.floor(a / b),
+        ("real", "nonzero"),
+        lambda a, b: away_from(a / b % 1, 0.0, 1.0)).make),
+    "lerp": _function("lerp", lambda a, b: mt.lerp(a, b, 0.375),
+                      lambda a, b: torch.lerp(a, b, 0.375)),
     # -- rows of ops/scan.py
     # -- rows of ops/indexing.py
     **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp),
