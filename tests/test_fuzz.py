@@ -311,6 +311,34 @@ _ROWS: list[Op] = [
     Op("lerp", 2, st.sampled_from([0.0, 0.25, 1.0, -0.5, 2.5, np.nan]),
        lambda a, b, w: mt.lerp(a, b, w), lambda a, b, w: a + w * (b - a)),
     # -- rows of ops/scan.py
+    *[Op(n, 1, st.tuples(AXES, st.booleans(), st.sampled_from([0, 1, 2])),
+         lambda a, k, f=f: f(a) if k is None else f(a, axis=k[0], keepdims=k[1], ddof=k[2]),
+         lambda a, k, r=r: r(a) if k is None else r(a, axis=_np_axis(a, k[0]), ddof=k[2],
+                                                     keepdims=k[1]))
+      for n, f, r in (("var", mt.var, np.var), ("std", mt.std, np.std))],
+    *[Op(n, 1, st.tuples(AXES, st.booleans()), lambda a, k, f=f: f(a, *(k or ())),
+         lambda a, k, r=r: r(a) if k is None else r(a, axis=_np_axis(a, k[0]), keepdims=k[1]))
+      for n, f, r in (("prod", mt.prod, np.prod), ("any", mt.any, np.any),
+                      ("all", mt.all, np.all))],
+    *[Op(n, 1, st.tuples(ONE_AXIS, st.booleans()), lambda a, k, f=f: f(a, *(k or ())),
+         lambda a, k, r=r: r(a) if k is None else r(a, axis=None if k[0] is None else (
+             __import__("op_table_scan").fuzz_axis(a, k[0])), keepdims=k[1]))
+      for n, f, r in (("argmax", mt.argmax, np.argmax), ("argmin", mt.argmin, np.argmin))],
+    # the references of ops/scan.py's semantics (0-d scans, stable sorts): tests/op_table_scan
+    *[Op(n, 1, ONE_AXIS, f, __import__("op_table_scan").fuzz_scan(r)) for n, f, r in (
+        ("cumsum", mt.cumsum, lambda a, ax: np.cumsum(a, axis=ax)),
+        ("cumprod", mt.cumprod, lambda a, ax: np.cumprod(a, axis=ax)),
+        ("logcumsumexp", mt.logcumsumexp, lambda a, ax: np.logaddexp.accumulate(
+            a if a.dtype.kind == "f" else a.astype(np.float64), axis=ax)))],
+    *[Op(n, 1, st.tuples(ONE_AXIS, st.booleans()),
+         lambda a, k, f=f: f(a) if k is None else f(a, k[0], descending=k[1]),
+         __import__("op_table_scan").fuzz_sort_ref(n == "sort")) for n, f in (
+        ("sort", mt.sort), ("argsort", mt.argsort))],
+    Op("topk", 1, st.tuples(st.integers(-1, 4), ONE_AXIS, st.booleans()),
+       lambda a, k: mt.topk(a, *(k or (1,)))[0], __import__("op_table_scan").fuzz_topk_ref),
+    Op("norm", 1, st.tuples(st.sampled_from([None, 1, 2, 3, 0.5, -1, 0, np.inf, -np.inf, "fro",
+                                             "nuc", "x"]), AXES, st.booleans()),
+       lambda a, k: mt.norm(a, *(k or ())), __import__("op_table_scan").fuzz_norm_ref),
     # -- rows of ops/indexing.py
     *__import__("op_table_indexing").fuzz_rows(Op),
 ]
