@@ -247,3 +247,186 @@ def fuzz_norm_ref(a: np.ndarray, extra: Any) -> np.ndarray:
     if matrix and ord_ in (2, -2, "nuc"):
         raise ValueError("matrix 2-norm refused")
     return np.linalg.norm(a, ord_, axis, keepdims)
+
+
+# ---------------------------------------------------------- rows of tests/test_torch_fuzz.py
+def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
+    """tests/test_torch_fuzz.py's rows (`fuzz_op` is its `FuzzOp`; its helpers `require`,
+    `no_ties`, `away_from` and `_reduction` come from the same module): each op with drawn
+    arguments against its PyTorch spelling. Steps near a kink or a tie (|x| at 0 for the 1-
+    and p<1 norms, tied |x| for the inf-norms, tied values for sort/topk/argmax) are not
+    taken. The integer and boolean results (argmax, argmin, argsort, any, all) are compared
+    cast to the input's dtype; they carry no gradient in either framework, and the input stays
+    in the program's output (it is not consumed)."""
+    import sys
+
+    import torch
+
+    fz = sys.modules[fuzz_op.__module__]
+    require, away_from = fz.require, fz.away_from
+
+    def distinct(a: np.ndarray, axis: Any) -> bool:
+        """Every pair of values along `axis` (all of them for None) apart by a margin."""
+        flat = np.ravel(a) if axis is None else np.moveaxis(np.atleast_1d(a), axis, -1)
+        s = np.sort(flat, axis=-1)
+        gap = fz.MARGIN * np.maximum(1.0, np.abs(s[..., 1:]))
+        return bool((np.diff(s, axis=-1) > gap).all())
+
+    def scan_axis(p: Any, x: Any) -> Any:
+        nd = max(x.ndim, 1)
+        return p.draw(st.none() | st.integers(-nd, nd - 1))
+
+    def scan(name: str, th: Any) -> Any:
+        def make(p: Any, x: Any) -> Any:
+            x = p.condition(x, "real")
+            axis = scan_axis(p, x)
+
+            def th_fn(a: Any) -> Any:
+                return th(a.reshape(-1), 0) if axis is None else th(a, axis)
+
+            if p.draw(st.booleans()):
+                return p.apply(f"{{}}.{name}(dim={axis!r})",
+                               lambda a: getattr(a, name)(dim=axis), th_fn, x)
+            fn = getattr(mt, name)
+            return p.apply(f"mt.{name}({{}}, {axis!r})", lambda a: fn(a, axis), th_fn, x)
+
+        return fuzz_op(name, make)
+
+    def dims_of(axis: Any, ndim: int) -> tuple[int, ...]:
+        return tuple(range(ndim)) if axis is None else (
+            (axis,) if isinstance(axis, int) else tuple(axis))
+
+    def th_prod(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
+        for d in sorted((d % a.ndim for d in dims), reverse=True):
+            a = torch.prod(a, d, keepdim=keepdim)
+        return a
+
+    def spread(name: str) -> Any:
+        """var and std with correction 0 or 1 (n - correction >= 1) over a drawn axis."""
+        def make(p: Any, x: Any) -> Any:
+            x = p.condition(x, "real")
+            axis = p.draw(S.axes(x.ndim))
+            dims = dims_of(axis, x.ndim)
+            keepdim = p.draw(st.booleans())
+            correction = p.draw(st.integers(0, 1))
+            n = int(np.prod([x.shape[d] for d in dims]))
+            require(bool(dims) and n - correction >= 1)
+            if name == "std":  # away from a constant slice (std = 0: a nan gradient)
+                require(n >= 2 and bool((np.ptp(x.data, axis=dims) > fz.MARGIN).all()))
+            th = getattr(torch, name)
+            return p.apply(f"mt.{name}({{}}, dim={axis!r}, correction={correction}, "
+                           f"keepdim={keepdim})",
+                           lambda a: getattr(mt, name)(a, dim=axis, correction=correction,
+                                                       keepdim=keepdim),
+                           lambda a: th(a, dim=dims, correction=correction, keepdim=keepdim),
+                           x)
+
+        return fuzz_op(name, make, min_dims=1)
+
+    def norm(p: Any, x: Any) -> Any:
+        x = p.condition(x, "real")
+        keepdims = p.draw(st.booleans())
+        kind = p.draw(st.sampled_from(["vector", "all", "matrix"] if x.ndim >= 2 else
+                                      ["vector", "all"] if x.ndim else ["all"]))
+        if kind == "matrix":
+            a, b = p.draw(st.lists(st.integers(0, x.ndim - 1), min_size=2, max_size=2,
+                                   unique=True))
+            order = p.draw(st.sampled_from(["fro", 1, -1, np.inf, -np.inf]))
+            if order != "fro":
+                require(away_from(x.data, 0.0))
+                summed, over = (a, b) if order in (1, -1) else (b, a)
+                sums = np.abs(x.data).sum(axis=summed, keepdims=True)
+                require(distinct(sums, over))
+            return p.apply(f"mt.norm({{}}, {order!r}, axis={(a, b)}, keepdims={keepdims})",
+                           lambda t: mt.norm(t, order, axis=(a, b), keepdims=keepdims),
+                           lambda t: torch.linalg.matrix_norm(t, order, dim=(a, b),
+                                                              keepdim=keepdims), x)
+        order = p.draw(st.sampled_from([2, 1, 3, 0.5, np.inf, -np.inf]))
+        axis = p.draw(S.one_axis(x.ndim)) if kind == "vector" else None
+        if order != 2:
+            require(away_from(x.data, 0.0))
+        if np.isinf(order):
+            require(distinct(np.abs(x.data), axis))
+        require(float(np.abs(x.data).max(initial=0.0)) > 0.1)  # away from the zero vector
+        dim = axis if kind == "vector" else None
+        if kind == "all" and p.draw(st.booleans()):  # PyTorch's p=: over every element
+            return p.apply(f"mt.norm({{}}, p={order!r})", lambda t: mt.norm(t, p=order),
+                           lambda t: torch.linalg.vector_norm(t, order), x)
+        if kind == "all" and x.ndim > 1:  # mt.norm(ord=number) of a matrix is a matrix norm
+            return p.apply(f"{{}}.norm(p={order!r}, keepdim={keepdims})",
+                           lambda t: t.norm(p=order, keepdim=keepdims),
+                           lambda t: torch.linalg.vector_norm(t, order, keepdim=keepdims), x)
+        if kind == "all":
+            order = 2 if x.ndim == 0 else order
+            return p.apply(f"mt.norm({{}}, {order!r}, keepdims={keepdims})",
+                           lambda t: mt.norm(t, order if x.ndim else None, keepdims=keepdims),
+                           lambda t: torch.linalg.vector_norm(t, order, keepdim=keepdims), x)
+        return p.apply(f"mt.norm({{}}, {order!r}, axis={dim}, keepdims={keepdims})",
+                       lambda t: mt.norm(t, order, axis=dim, keepdims=keepdims),
+                       lambda t: torch.linalg.vector_norm(t, order, dim=dim, keepdim=keepdims),
+                       x)
+
+    def untracked(name: str, mt_fn: Any, th_fn: Any, ties: bool = True) -> Any:
+        """argmax/argmin/argsort/any/all: the result cast to x's dtype, x not consumed."""
+        def make(p: Any, x: Any) -> Any:
+            x = p.condition(x, "real")
+            axis = p.draw(S.one_axis(x.ndim)) if x.ndim else None
+            keep = p.draw(st.booleans())
+            if ties:
+                require(distinct(x.data, axis))
+            dtype = torch.float64 if x.dtype == np.float64 else torch.float32
+            v = p.apply(f"mt.{name}({{}}, {axis!r}, {keep}).astype({x.dtype})",
+                        lambda a: mt_fn(a, axis, keep).astype(a.dtype),
+                        lambda a: th_fn(a, axis, keep).to(dtype), x)
+            p.consumed.discard(id(x))
+            return v
+
+        return fuzz_op(name, make)
+
+    def th_arg(fn: Any) -> Any:
+        return lambda a, axis, keep: fn(a, dim=axis, keepdim=keep) if axis is not None else (
+            fn(a).reshape((1,) * a.ndim) if keep else fn(a))
+
+    def th_truth(fn: Any) -> Any:
+        return lambda a, axis, keep: th_arg(fn)(a > 0, axis, keep)
+
+    def sort(p: Any, x: Any) -> Any:
+        x = p.condition(x, "real")
+        axis = p.draw(S.one_axis(x.ndim)) if x.ndim else -1
+        descending = p.draw(st.booleans())
+        require(distinct(x.data, axis if x.ndim else None))
+        return p.apply(f"mt.sort({{}}, {axis}, descending={descending})",
+                       lambda a: mt.sort(a, axis, descending=descending),
+                       lambda a: torch.sort(a, axis, descending=descending)[0], x)
+
+    def topk(p: Any, x: Any) -> Any:
+        x = p.condition(x, "real")
+        axis = p.draw(S.one_axis(x.ndim)) if x.ndim else -1
+        k = p.draw(st.integers(1, x.shape[axis] if x.ndim else 1))
+        largest = p.draw(st.booleans())
+        require(distinct(x.data, axis if x.ndim else None))
+        return p.apply(f"mt.topk({{}}, {k}, dim={axis}, largest={largest})[0]",
+                       lambda a: mt.topk(a, k, dim=axis, largest=largest)[0],
+                       lambda a: torch.topk(a, k, dim=axis, largest=largest)[0], x)
+
+    return {
+        "var": spread("var"),
+        "std": spread("std"),
+        "prod": fz._reduction("prod", th_prod),
+        "cumsum": scan("cumsum", torch.cumsum),
+        "cumprod": scan("cumprod", torch.cumprod),
+        "logcumsumexp": scan("logcumsumexp", torch.logcumsumexp),
+        "norm": fuzz_op("norm", norm),
+        "argmax": untracked("argmax", mt.argmax, th_arg(torch.argmax)),
+        "argmin": untracked("argmin", mt.argmin, th_arg(torch.argmin)),
+        "any": untracked("any", lambda a, ax, k: mt.any(a > 0, ax, k), th_truth(torch.any),
+                         ties=False),
+        "all": untracked("all", lambda a, ax, k: mt.all(a > 0, ax, k), th_truth(torch.all),
+                         ties=False),
+        "argsort": untracked("argsort", lambda a, ax, k: mt.argsort(a, -1 if ax is None else ax,
+                                                                    descending=k),
+                             lambda a, ax, k: torch.argsort(a, dim=-1 if ax is None else ax,
+                                                            descending=k, stable=True)),
+        "sort": fuzz_op("sort", sort),
+        "topk": fuzz_op("topk", topk),
+    }
