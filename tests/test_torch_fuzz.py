@@ -908,6 +908,7 @@ _REGISTERED: dict[str, FuzzOp] = {
     "lerp": _function("lerp", lambda a, b: mt.lerp(a, b, 0.375),
                       lambda a, b: torch.lerp(a, b, 0.375)),
     # -- rows of ops/scan.py
+    **__import__("op_table_scan").torch_fuzz_rows(FuzzOp),
     # -- rows of ops/indexing.py
     **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp),
 }
