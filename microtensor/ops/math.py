@@ -185,16 +185,18 @@ class Arctanh(Function):
 
 # ------------------------------------------------------------------ exponents and logarithms
 class Expm1(Function):
-    """exp(x) - 1, precise for small x.   d/dx = exp(x) = out + 1"""
+    """exp(x) - 1, precise for small x.   d/dx = exp(x)
+
+    Not out + 1: for negative x that sum cancels (float32 expm1(-9) + 1 keeps 3 digits of
+    exp(-9)), while exp(x) is exact to rounding."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = np.expm1(x)
-        self.save_for_backward(out)
-        return out
+        self.save_for_backward(x)
+        return np.expm1(x)
 
     def backward(self, grad: Any) -> Any:
-        (out,) = self.saved
-        return grad * (out + 1)
+        (x,) = self.saved
+        return grad * V.exp(x)
 
 
 class Exp2(Function):
@@ -274,7 +276,10 @@ class Reciprocal(Function):
 
 
 class Erf(Function):
-    """erf(x).   d/dx = 2 / sqrt(pi) * exp(-x**2)"""
+    """erf(x).   d/dx = 2 / sqrt(pi) * exp(-x**2)
+
+    Backward squares x clipped to +-30 (exp(-900) is already 0 in float64), so a huge x
+    (1e20 in float32) gives the gradient 0 instead of overflowing in x**2."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.save_for_backward(x)
@@ -282,7 +287,8 @@ class Erf(Function):
 
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
-        return grad * V.exp(-(x * x)) * _TWO_OVER_SQRT_PI
+        near = np.clip(x, -30.0, 30.0)
+        return grad * V.exp(-(near * near)) * _TWO_OVER_SQRT_PI
 
 
 class Logaddexp(Function):
