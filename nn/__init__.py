@@ -8,12 +8,18 @@
 
 from . import functional, init, optim, utils  # noqa: I001
 from .io import load, load_metadata, save
+from .activations import (
+    CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6, SiLU,
+    Softmin, Softplus, Softsign, Tanhshrink,
+)
 from .layers import Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .containers import ModuleList, Sequential
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
+    "CELU", "ELU", "GELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish",
+    "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softsign", "Tanhshrink",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Identity",
     "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",

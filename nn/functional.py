@@ -1,13 +1,17 @@
 """Stateless activations and losses (`import nn.functional as F`), numerically stable.
 
-The losses and `softplus` live in the core with their fused ops (microtensor/ops/losses.py)
-and are re-exported here under PyTorch's names; `linear` calls the fused layer ops of
+The activations take PyTorch's names and arguments and are composed of core ops (so their
+gradients, and gradients of gradients, come from those ops); where a function has a kink its
+gradient there is the average of the one-sided ones, the core's convention (relu'(0) = 0.5).
+The losses and the fused softplus live in the core (microtensor/ops/losses.py) and are
+re-exported here under PyTorch's names; `linear` calls the fused layer ops of
 microtensor/ops/fused.py. Losses take `reduction="mean" | "sum" | "none"`; targets may be
 Tensors, arrays or lists and are cast to the input's dtype (a float32 model stays float32).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,14 +27,20 @@ from microtensor.ops.losses import (
     l1_loss,
     mse_loss,
     nll_loss,
-    softplus,
 )
+from microtensor.ops.losses import softplus as _softplus
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "l1_loss", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu",
-    "sigmoid", "softmax", "softplus", "tanh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
+    "dropout", "elu", "gelu", "glu", "hardsigmoid", "hardswish", "hardtanh", "l1_loss",
+    "leaky_relu", "linear", "log_softmax", "logsigmoid", "mish", "mse_loss", "nll_loss",
+    "one_hot", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus",
+    "softsign", "tanh", "tanhshrink",
 ]
+
+# SELU's constants (Klambauer et al. 2017), to PyTorch's precision
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # ---------------------------------------------------------------------- activations
@@ -55,14 +65,149 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return mt.where(x.data > 0, x, x * negative_slope)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x), axis), stable for any x."""
-    return _tensor(x, "softmax").softmax(axis)
+def softmax(x: Tensor, axis: int | None = None, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x), axis), stable for any x; `dim` is PyTorch's name for `axis`
+    (default the last axis)."""
+    return _tensor(x, "softmax").softmax(_axis("softmax", axis, dim))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x, axis), stable for any x."""
-    return _tensor(x, "log_softmax").log_softmax(axis)
+def log_softmax(x: Tensor, axis: int | None = None, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x, axis), stable for any x; `dim` is PyTorch's name for `axis`
+    (default the last axis)."""
+    return _tensor(x, "log_softmax").log_softmax(_axis("log_softmax", axis, dim))
+
+
+def softmin(x: Tensor, dim: int | None = None, axis: int | None = None) -> Tensor:
+    """softmax(-x) along `dim` (or `axis`; default the last axis, as F.softmax here, where
+    PyTorch asks for dim), stable for any x."""
+    return (-_tensor(x, "softmin")).softmax(_axis("softmin", axis, dim))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, stable for any x; where beta * x > threshold, x itself
+    (as PyTorch: the two differ there by less than exp(-threshold)).
+    d/dx = sigmoid(beta * x) (1 above the threshold)."""
+    x = _tensor(x, "softplus")
+    beta, threshold = _number(beta, "softplus", "beta"), _number(threshold, "softplus",
+                                                                  "threshold")
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero")
+    scaled = x if beta == 1 else x * beta
+    soft = _softplus(scaled) if beta == 1 else _softplus(scaled) / beta
+    with np.errstate(invalid="ignore"):  # nan compares False: it stays on the soft side
+        linear = scaled.data > threshold
+    return mt.where(linear, x, soft) if linear.any() else soft
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt(2))); with
+    approximate="tanh", 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))), as PyTorch."""
+    x = _tensor(x, "gelu")
+    if approximate == "none":
+        return x * 0.5 * (1 + mt.erf(x * math.sqrt(0.5)))
+    if approximate == "tanh":
+        # tanh is +-1 to the last bit beyond |x| = 10: clipping there keeps x**3 finite
+        near = x.clip(-10.0, 10.0)
+        inner = (near + 0.044715 * (near * near * near)) * math.sqrt(2 / math.pi)
+        return x * 0.5 * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) (swish), stable for any x."""
+    x = _tensor(x, "silu")
+    return x * x.sigmoid()
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere. Written max(x, 0) + alpha *
+    expm1(min(x, 0)) so that exp never sees a large positive x (no overflow, no nan gradient
+    from the branch not taken); the gradient at 0 is (1 + alpha) / 2."""
+    x = _tensor(x, "elu")
+    alpha = _number(alpha, "elu", "alpha")
+    return x.relu() + mt.expm1(mt.minimum(x, 0.0)) * alpha
+
+
+def selu(x: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with SELU's self-normalizing constants (alpha ~ 1.6733,
+    scale ~ 1.0507), as PyTorch."""
+    return elu(_tensor(x, "selu"), _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha must be nonzero."""
+    x = _tensor(x, "celu")
+    alpha = _number(alpha, "celu", "alpha")
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero")
+    return x.relu() + mt.expm1(mt.minimum(x, 0.0) / alpha) * alpha
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for any x."""
+    return -_softplus(-_tensor(x, "logsigmoid"))
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val] (gradient 1 inside, 0 outside, 0.5 on a bound)."""
+    x = _tensor(x, "hardtanh")
+    lo, hi = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val ({lo}) must not exceed max_val ({hi})")
+    return x.clip(lo, hi)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return _tensor(x, "relu6").clip(0.0, 6.0)
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, x / 6 + 1 / 2 between."""
+    return (_tensor(x, "hardsigmoid") + 3.0).clip(0.0, 6.0) / 6.0
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    x = _tensor(x, "hardswish")
+    return x * ((x + 3.0).clip(0.0, 6.0) / 6.0)
+
+
+def mish(x: Tensor) -> Tensor:
+    """x * tanh(softplus(x)), stable for any x."""
+    x = _tensor(x, "mish")
+    return x * _softplus(x).tanh()
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    x = _tensor(x, "softsign")
+    return x / (x.abs() + 1.0)
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    x = _tensor(x, "tanhshrink")
+    return x - x.tanh()
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the first and second halves of x along `dim` (whose
+    length must be even), as PyTorch."""
+    x = _tensor(x, "glu")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"glu: dim must be an int, got {type(dim).__name__}")
+    if x.ndim == 0:
+        raise ValueError("glu: a 0-d tensor has no dimension to halve")
+    if not -x.ndim <= dim < x.ndim:
+        raise IndexError(f"glu: dim {dim} is out of range for a {x.ndim}-d tensor")
+    axis = int(dim) % x.ndim
+    n = x.shape[axis]
+    if n % 2:
+        raise ValueError(f"glu: dimension {dim} of shape {x.shape} has odd length {n}; "
+                         "it must split into two halves")
+    lead = (slice(None),) * axis
+    return x[(*lead, slice(0, n // 2))] * x[(*lead, slice(n // 2, n))].sigmoid()
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -104,6 +249,21 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float64) -> np.ndarra
 
 
 # ---------------------------------------------------------------------- helpers
+def _axis(where: str, axis: Any, dim: Any) -> Any:
+    """The axis given as NumPy's `axis` or PyTorch's `dim` (-1 when neither is)."""
+    if axis is not None and dim is not None and axis != dim:
+        raise TypeError(f"{where}: axis={axis!r} and dim={dim!r} disagree; give one of them")
+    chosen = axis if axis is not None else dim
+    return -1 if chosen is None else chosen
+
+
+def _number(value: Any, where: str, name: str) -> float:
+    """A real-number argument of an activation (alpha, beta, a bound), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
 def _tensor(x: Any, where: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
