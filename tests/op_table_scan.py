@@ -168,6 +168,7 @@ ROWS += [
     OpSpec("sort", mt.sort, _np_sort, _sort_cases(with_k=False)),
     OpSpec("argsort", _untracked(mt.argsort), _as_dtype(_np_argsort), _sort_cases(with_k=False)),
     OpSpec("topk", lambda x, **kw: mt.topk(x, **kw)[0], _np_topk, _sort_cases(with_k=True)),
+    OpSpec("median", mt.median, np.median, _reduction("smooth", unique=True)),
 ]
 
 
@@ -409,6 +410,22 @@ def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
                        lambda a: mt.topk(a, k, dim=axis, largest=largest)[0],
                        lambda a: torch.topk(a, k, dim=axis, largest=largest)[0], x)
 
+    def median(p: Any, x: Any) -> Any:
+        """NumPy's median (the mean of the two middle values) is torch.quantile(x, 0.5)."""
+        x = p.condition(x, "real")
+        axis = p.draw(S.one_axis(x.ndim)) if x.ndim and p.draw(st.booleans()) else None
+        keepdims = p.draw(st.booleans())
+        require(distinct(x.data, axis))
+
+        def th_fn(a: Any) -> Any:
+            if axis is None:
+                out = torch.quantile(a.reshape(-1), 0.5)
+                return out.reshape((1,) * a.ndim) if keepdims else out
+            return torch.quantile(a, 0.5, dim=axis, keepdim=keepdims)
+
+        return p.apply(f"mt.median({{}}, {axis!r}, {keepdims})",
+                       lambda a: mt.median(a, axis, keepdims), th_fn, x)
+
     return {
         "var": spread("var"),
         "std": spread("std"),
@@ -429,4 +446,5 @@ def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
                                                             descending=k, stable=True)),
         "sort": fuzz_op("sort", sort),
         "topk": fuzz_op("topk", topk),
+        "median": fuzz_op("median", median),
     }

@@ -266,3 +266,25 @@ def test_scan_ops_refuse_bad_arguments_naming_the_op() -> None:
         mt.sort(x, order="f")
     with pytest.raises(TypeError, match="topk: k must be an int"):
         mt.topk(x, 1.5)
+
+
+def test_median_is_numpys_and_its_gradient_is_torch_quantiles() -> None:
+    a = np.random.default_rng(6).permutation(24).reshape(4, 6) / 5.0
+    for axis in (0, 1, None):
+        th = (lambda t: torch.quantile(t, 0.5)) if axis is None else (
+            lambda t, d=axis: torch.quantile(t, 0.5, dim=d))
+        _assert_pairs_close(*_grads_and_hvp(lambda t, d=axis: mt.median(t, d), th, a))
+    np.testing.assert_allclose(mt.median(a, (0, 1), keepdims=True).data,
+                               np.median(a, axis=(0, 1), keepdims=True))
+    b = a.copy()
+    b[1, 2] = np.nan
+    np.testing.assert_array_equal(np.isnan(mt.median(b, 1).data), [False, True, False, False])
+    assert np.median(mt.tensor(a, requires_grad=True), axis=0).requires_grad
+
+
+def test_numpy_linalg_norm_runs_mt_norm() -> None:
+    x = mt.tensor([[3.0, -4.0], [1.0, 2.0]], requires_grad=True)
+    for args in ((), (None, 1), (np.inf, 0), (1,), ("fro",)):
+        y = np.linalg.norm(x, *args)
+        assert y.requires_grad
+        np.testing.assert_allclose(y.data, np.linalg.norm(x.data, *args))

@@ -409,7 +409,7 @@ def _matrix_norm(x: Tensor, ord: Any, axes: tuple[int, int], keepdims: bool) -> 
     return out if keepdims else out.squeeze(axes)
 
 
-@register(method=True)
+@register(method=True, numpy=np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False, *,  # noqa: A002
          p: Any = _UNSET, dim: Any = _UNSET, keepdim: bool | None = None) -> Tensor:
     """A vector or matrix norm, as np.linalg.norm: ord=None is the 2-norm of the flattened
@@ -614,3 +614,28 @@ def topk(x: Any, k: int, axis: Any = -1, largest: bool = True, sorted: bool = Tr
     indices = order if x.ndim == 0 else order[(slice(None),) * ax + (slice(0, k),)]
     return TopK.apply(x, axis=ax, descending=bool(largest), k=k), _make(
         np.asarray(indices, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------- median
+@register(method=True, numpy=np.median)
+def median(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = _UNSET,
+           keepdim: bool | None = None) -> Tensor:
+    """The median over `axis` (int, tuple or None), as NumPy's: the mean of the two middle
+    values of an even-sized slice (PyTorch's torch.median takes the lower one), nan for a
+    slice holding nan or none. Composed of sort, indexing and a mean, so the gradient goes to
+    the middle element (1/2 to each of the two middle ones)."""
+    axis, keepdims = _alias("median", axis, dim, keepdims, keepdim)
+    x = _floats(x, "median")
+    axes = normalize_axis(axis, x.ndim, "median")
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    if n == 0:  # NumPy's median of an empty slice: nan
+        return x.sum(axis=axes, keepdims=keepdims) * np.nan
+    kept = [i for i in range(x.ndim) if i not in axes]
+    rows = x.transpose((*kept, *axes)) if x.ndim else x
+    rows = rows.reshape((*(x.shape[i] for i in kept), n))
+    ordered = sort(rows, -1)
+    out = (ordered[..., (n - 1) // 2] + ordered[..., n // 2]) * 0.5
+    missing = np.isnan(rows.data).any(axis=-1)
+    if missing.any():
+        out = V.where(missing, np.nan, out)
+    return out.reshape(_reduced(x.data, axes, keepdims))
