@@ -319,7 +319,7 @@ _ROWS: list[Op] = [
     *[Op(n, 1, st.tuples(AXES, st.booleans()), lambda a, k, f=f: f(a, *(k or ())),
          lambda a, k, r=r: r(a) if k is None else r(a, axis=_np_axis(a, k[0]), keepdims=k[1]))
       for n, f, r in (("prod", mt.prod, np.prod), ("any", mt.any, np.any),
-                      ("all", mt.all, np.all))],
+                      ("all", mt.all, np.all), ("median", mt.median, np.median))],
     *[Op(n, 1, st.tuples(ONE_AXIS, st.booleans()), lambda a, k, f=f: f(a, *(k or ())),
          lambda a, k, r=r: r(a) if k is None else r(a, axis=None if k[0] is None else (
              __import__("op_table_scan").fuzz_axis(a, k[0])), keepdims=k[1]))
