@@ -352,6 +352,98 @@ def _np_repeat_checked(a: Any, k: Any) -> Any:
     return np.repeat(a, *_ints_only(k))
 
 
+def _nonnegative(axes: Any) -> Any:
+    if isinstance(axes, int) and axes < 0:  # NumPy reads tensordot(a, b, -1) as axes=0
+        raise ValueError("negative axes")
+    return axes
+
+
+def _np_split_checked(a: Any, ios: Any, axis: Any) -> Any:
+    _ints_only((ios, axis))
+    if np.ndim(a) == 0:
+        raise ValueError("0-d")
+    if isinstance(ios, int) and (ios <= 0 or np.shape(a)[axis] % ios):
+        raise ValueError("unequal division")
+    return np.split(a, ios, axis)
+
+
+def _np_chunk_checked(a: Any, chunks: Any, axis: Any) -> Any:
+    _ints_only((chunks, axis))
+    if chunks <= 0 or np.ndim(a) == 0:
+        raise ValueError("chunks")
+    a = np.asarray(a)
+    np.moveaxis(a, axis, 0)  # the axis check
+    return [a] if a.shape[axis] == 0 else _np_chunk(a, chunks, axis)
+
+
+def _np_take_checked(a: Any, idx: Any, axis: Any) -> Any:
+    _ints_only(axis)
+    if np.ndim(a) == 0:
+        raise ValueError("0-d")
+    return np.take_along_axis(np.asarray(a), idx, axis)
+
+
+def _np_gather_checked(a: Any, dim: Any, idx: Any) -> Any:
+    _ints_only(dim)
+    a = np.asarray(a)
+    if idx.dtype.kind not in "iu":
+        raise TypeError("indices")
+    d = np.moveaxis(np.empty(a.shape), dim, 0).ndim and dim % a.ndim
+    n = a.shape[d]
+    if idx.ndim != a.ndim or any(i > s for j, (i, s) in enumerate(zip(idx.shape, a.shape))
+                                 if j != d):
+        raise ValueError("index shape")
+    if idx.size and not (-n <= idx.min() and idx.max() < n):
+        raise IndexError("out of range")
+    return _np_gather(a, d, idx)
+
+
+def _np_index_select_checked(a: Any, dim: Any, idx: Any) -> Any:
+    _ints_only(dim)
+    if np.ndim(a) == 0:
+        raise ValueError("0-d")
+    if idx.dtype.kind not in "iu" or idx.ndim != 1:
+        raise TypeError("index")
+    return np.take(a, idx, axis=dim)
+
+
+def _np_scatter_checked(a: Any, dim: Any, idx: Any, src: Any, add: bool) -> Any:
+    a = np.asarray(a)
+    gathered = _np_gather_checked(a, dim, idx)  # the same checks as gather
+    d = dim % a.ndim
+    if isinstance(src, float):
+        src = np.full(idx.shape, src, dtype=a.dtype)
+    if src.ndim != idx.ndim or any(s < i for s, i in zip(src.shape, idx.shape)):
+        raise ValueError("src shape")
+    del gathered
+    return _np_scatter(add)(a, src, d, idx)
+
+
+def _np_masked_fill_checked(a: Any, mask: np.ndarray, value: Any) -> Any:
+    a = np.asarray(a)
+    if mask.dtype != np.bool_ or np.broadcast_shapes(mask.shape, a.shape) != a.shape:
+        raise ValueError("mask")
+    return np.where(mask, np.asarray(value).astype(a.dtype) if a.dtype.kind == "f"
+                    else value, a)
+
+
+def _np_unfold_checked(a: Any, dim: Any, size: Any, step: Any) -> Any:
+    _ints_only((dim, size, step))
+    a = np.asarray(a)
+    if a.ndim == 0 or step <= 0 or size < 0 or size > a.shape[dim]:
+        raise ValueError("windows")
+    return _np_unfold(a, dim, size, step)
+
+
+def _not_finite(a: Any, b: Any, _: Any) -> np.ndarray:
+    """Compare nothing when an operand holds nan or inf: NumPy's BLAS products skip a zero
+    factor (np.dot(-0.0, nan) is 0), so the position of nan in a sum of products depends on
+    the summation route, which microtensor need not copy."""
+    finite = all(np.isfinite(np.asarray(x, dtype=np.float64)).all() for x in (a, b)
+                 if np.asarray(x).dtype.kind in "biuf")
+    return np.array(not finite)
+
+
 def _or(extra: Any, default: Any) -> Any:
     """The drawn extra argument, or (None: test_fuzz's exhaustive bad-input test, which passes
     no extra argument) a valid one."""
@@ -368,6 +460,14 @@ def fuzz_rows(op: Any) -> list[Any]:
                               ((1, 1), (1, 1), (1, 1))])
     modes = st.sampled_from(["constant", "reflect", "edge", "wrap", "symmetric", "bogus"])
     reps = st.sampled_from([0, 1, 2, [1, 2], -1, 1.5, "2"])
+    one = st.sampled_from([0, 1, -1, 2, 5, 1.5, "0"])
+    sections = st.sampled_from([1, 2, 3, [1], [0, 2], [-1], [], 0, 1.5, "x"])
+    indices = st.sampled_from([np.array([0]), np.array([[0, 1]]), np.array([[-1]]),
+                               np.array([5]), np.array([0.5]), np.array([], dtype=np.intp),
+                               np.zeros((1, 1, 1), dtype=np.intp)])
+    srcs = st.sampled_from([1.0, np.zeros((1, 1)), np.ones((2, 3))])
+    masks = st.sampled_from([np.array(True), np.array([True, False]), np.array([[False]]),
+                             np.array([1, 0])])
     return [
         op("flip", 1, axis, mt.flip, np.flip),
         op("roll", 1, st.tuples(shift, axis), lambda a, k: mt.roll(a, *_or(k, (1, None))),
@@ -383,12 +483,60 @@ def fuzz_rows(op: Any) -> list[Any]:
         op("repeat_interleave", 1, st.tuples(reps, axis),
            lambda a, k: mt.repeat_interleave(a, *_or(k, (2, None))),
            lambda a, k: _np_repeat_checked(a, _or(k, (2, None)))),
+        op("moveaxis", 1, st.tuples(one, one), lambda a, k: mt.moveaxis(a, *_or(k, (0, -1))),
+           lambda a, k: np.moveaxis(a, *_ints_only(_or(k, (0, -1))))),
+        op("split", 1, st.tuples(sections, one),
+           lambda a, k: _flat(mt.split(a, *_or(k, (1, 0))), mt.concatenate),
+           lambda a, k: _flat(_np_split_checked(a, *_or(k, (1, 0))), np.concatenate)),
+        op("chunk", 1, st.tuples(st.sampled_from([1, 2, 3, 0, -1, 1.5]), one),
+           lambda a, k: _flat(mt.chunk(a, *_or(k, (2, 0))), mt.concatenate),
+           lambda a, k: _flat(_np_chunk_checked(a, *_or(k, (2, 0))), np.concatenate)),
+        op("diagonal", 1, st.tuples(st.sampled_from([0, 1, -1, 5]), one, one),
+           lambda a, k: mt.diagonal(a, *_or(k, (0, 0, 1))),
+           lambda a, k: np.diagonal(a, *_ints_only(_or(k, (0, 0, 1))))),
+        op("take_along_axis", 1, st.tuples(indices, one),
+           lambda a, k: mt.take_along_axis(a, *_or(k, (np.array([0]), -1))),
+           lambda a, k: _np_take_checked(a, *_or(k, (np.array([0]), -1)))),
+        op("gather", 1, st.tuples(one, indices),
+           lambda a, k: mt.gather(a, *_or(k, (0, np.array([0])))),
+           lambda a, k: _np_gather_checked(a, *_or(k, (0, np.array([0]))))),
+        op("index_select", 1, st.tuples(one, indices),
+           lambda a, k: mt.index_select(a, *_or(k, (0, np.array([0])))),
+           lambda a, k: _np_index_select_checked(a, *_or(k, (0, np.array([0]))))),
+        op("scatter", 1, st.tuples(one, indices, srcs),
+           lambda a, k: mt.scatter(a, *_or(k, (0, np.array([0]), 1.0))),
+           lambda a, k: _np_scatter_checked(a, *_or(k, (0, np.array([0]), 1.0)), add=False)),
+        op("scatter_add", 1, st.tuples(one, indices, srcs),
+           lambda a, k: mt.scatter_add(a, *_or(k, (0, np.array([0]), 1.0))),
+           lambda a, k: _np_scatter_checked(a, *_or(k, (0, np.array([0]), 1.0)), add=True)),
+        op("masked_fill", 1, st.tuples(masks, st.sampled_from([0.0, -1.5, np.inf, 2])),
+           lambda a, k: mt.masked_fill(a, *_or(k, (np.array(True), 0.0))),
+           lambda a, k: _np_masked_fill_checked(a, *_or(k, (np.array(True), 0.0)))),
+        op("outer", 2, st.just(None), lambda a, b, _: mt.outer(a, b),
+           lambda a, b, _: np.outer(a, b)),
+        op("tensordot", 2, st.sampled_from([0, 1, 2, ((0,), (0,)), ((1, 0), (0, 1)), -1, 1.5,
+                                            "x"]),
+           lambda a, b, k: mt.tensordot(a, b, _or(k, 0)),
+           lambda a, b, k: np.tensordot(a, b, _nonnegative(_ints_only(_or(k, 0)))),
+           _not_finite),
+        op("meshgrid", 2, st.sampled_from(["xy", "ij", "bogus", None]),
+           lambda a, b, k: _flat(mt.meshgrid(a, b, indexing=_or(k, "xy")), mt.concatenate),
+           lambda a, b, k: _flat(np.meshgrid(a, b, indexing=_or(k, "xy")), np.concatenate)),
+        op("unfold", 1, st.tuples(one, st.sampled_from([0, 1, 2, 5, -1]),
+                                  st.sampled_from([1, 2, 0])),
+           lambda a, k: mt.unfold(a, *_or(k, (0, 1, 1))),
+           lambda a, k: _np_unfold_checked(a, *_or(k, (0, 1, 1)))),
+        op("einsum", 2, st.sampled_from(["ij,jk->ik", "i,i->", "i,j", "...,...", "ii,j",
+                                         "ij,ij->", "i,i->i", "bad!", "i,i->j", 3]),
+           lambda a, b, k: mt.einsum(_or(k, "...,..."), a, b),
+           lambda a, b, k: np.einsum(_or(k, "...,..."), a, b), _not_finite),
     ]
 
 
 # ---------------------------------------------------------- rows of tests/test_torch_fuzz.py
-def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
-    """tests/test_torch_fuzz.py's rows (`fuzz_op` is its `FuzzOp`): each op with drawn
+def torch_fuzz_rows(fuzz_op: Any, require: Any, promote: Any) -> dict[str, Any]:
+    """tests/test_torch_fuzz.py's rows (`fuzz_op` is its `FuzzOp`, `require` skips a step,
+    `promote` casts PyTorch operands to NumPy's result type): each op with drawn
     arguments against its PyTorch spelling (torch.flip(x, dims), torch.roll(x, shifts,
     dims), F.pad's reversed (last axis first) pairs, Tensor.repeat, ...)."""
     import torch
@@ -473,7 +621,171 @@ def torch_fuzz_rows(fuzz_op: Any) -> dict[str, Any]:
                        lambda a: mt.repeat_interleave(a, reps, axis),
                        lambda a: torch.repeat_interleave(a, th_reps, dim=axis), x)
 
+    def _moveaxis(p: Any, x: Any) -> Any:
+        kw = p.draw(_moveaxis_kw(x.shape))
+        src, dst = kw["source"], kw["destination"]
+        return p.apply(f"mt.moveaxis({{}}, {src!r}, {dst!r})",
+                       lambda a: mt.moveaxis(a, src, dst), lambda a: torch.movedim(a, src, dst),
+                       x)
+
+    def _pieces(p: Any, x: Any) -> Any:
+        """split or chunk; the pieces are then joined flat (one value for the program)."""
+        axis = p.draw(S.one_axis(x.ndim))
+        n = x.shape[axis]
+        if p.draw(st.booleans()):
+            k = p.draw(st.integers(1, 4))
+            return p.apply(f"mt.chunk({{}}, {k}, {axis})",
+                           lambda a: _flat(mt.chunk(a, k, axis), mt.concatenate),
+                           lambda a: torch.cat([c.reshape(-1) for c in torch.chunk(a, k, axis)]),
+                           x)
+        cuts = sorted(p.draw(st.lists(st.integers(0, n), max_size=3)))
+        sizes = [e - b for b, e in zip([0, *cuts], [*cuts, n])]
+        return p.apply(f"mt.split({{}}, {cuts}, {axis})",
+                       lambda a: _flat(mt.split(a, cuts, axis), mt.concatenate),
+                       lambda a: torch.cat([c.reshape(-1) for c in torch.split(a, sizes, axis)]),
+                       x)
+
+    def _diagonal(p: Any, x: Any) -> Any:
+        kw = p.draw(_diagonal_kw(x.shape))
+        off, a1, a2 = kw["offset"], kw["axis1"], kw["axis2"]
+        return p.apply(f"{{}}.diagonal({off}, {a1}, {a2})", lambda a: a.diagonal(off, a1, a2),
+                       lambda a: torch.diagonal(a, off, a1, a2), x)
+
+    def _gathers(kind: str) -> Any:
+        def make(p: Any, x: Any) -> Any:
+            axis = p.draw(S.one_axis(x.ndim))
+            n = x.shape[axis]
+            if kind == "index_select":
+                idx = np.array(p.draw(st.lists(st.integers(0, n - 1), max_size=4)), np.int64)
+                ti = torch.from_numpy(idx)
+                return p.apply(f"{{}}.index_select({axis}, {idx.tolist()})",
+                               lambda a: a.index_select(axis, idx),
+                               lambda a: torch.index_select(a, axis, ti), x)
+            ishape = [p.draw(st.integers(1, s)) for s in x.shape]
+            ishape[axis] = p.draw(st.integers(0, 4))
+            idx = p.rng.integers(0, n, size=ishape)
+            ti = torch.from_numpy(idx)
+            if kind == "take_along_axis":
+                full = [s if d != axis % x.ndim else i
+                        for d, (s, i) in enumerate(zip(x.shape, ishape))]
+                idx = p.rng.integers(0, n, size=full)
+                ti = torch.from_numpy(idx)
+                return p.apply(f"mt.take_along_axis({{}}, idx{idx.shape}, {axis})",
+                               lambda a: mt.take_along_axis(a, idx, axis),
+                               lambda a: torch.take_along_dim(a, ti, axis), x)
+            return p.apply(f"{{}}.gather({axis}, idx{idx.shape})",
+                           lambda a: a.gather(axis, idx), lambda a: torch.gather(a, axis, ti), x)
+
+        return make
+
+    def _scatters(add: bool) -> Any:
+        name = "scatter_add" if add else "scatter"
+
+        def make(p: Any, x: Any) -> Any:
+            axis = p.draw(S.one_axis(x.ndim))
+            ishape = [p.draw(st.integers(1, s)) for s in x.shape]
+            ishape[axis] = p.draw(st.integers(0, 3))
+            if add:
+                idx = p.rng.integers(0, x.shape[axis], size=ishape)
+            else:  # distinct targets: PyTorch leaves repeated ones unspecified
+                idx = np.argsort(p.rng.random([x.shape[axis] if d == axis % x.ndim else n
+                                               for d, n in enumerate(ishape)]), axis=axis)
+                idx = np.take(idx, np.arange(min(ishape[axis], x.shape[axis])), axis=axis)
+            src = p.operand(idx.shape)
+            ti = torch.from_numpy(idx)
+            th = torch.scatter_add if add else torch.scatter
+            return p.apply(f"mt.{name}({{}}, {axis}, idx{idx.shape}, {{}})",
+                           lambda a, b: getattr(mt, name)(a, axis, idx, b),
+                           lambda a, b: th(promote(a, b)[0], axis, ti, promote(a, b)[1]),
+                           x, src)
+
+        return make
+
+    def _masked_fill(p: Any, x: Any) -> Any:
+        mask = np.asarray(p.rng.random(x.shape) < 0.5)
+        tm = torch.from_numpy(mask)
+        v = p.draw(st.sampled_from([0.0, -1.5, 2.0]))
+        return p.apply(f"{{}}.masked_fill(mask, {v})", lambda a: a.masked_fill(mask, v),
+                       lambda a: a.masked_fill(tm, v), x)
+
+    def _outer(p: Any, x: Any) -> Any:
+        require(x.ndim == 1)
+        y = p.operand((p.draw(st.integers(1, 4)),))
+        return p.apply("mt.outer({}, {})", mt.outer,
+                       lambda a, b: torch.outer(*promote(a, b)), x, y)
+
+    def _tensordot(p: Any, x: Any) -> Any:
+        k = p.draw(st.integers(0, x.ndim))
+        summed = list(p.draw(st.permutations(range(x.ndim)))[:k])
+        extra = [p.draw(st.integers(1, 3)) for _ in range(p.draw(st.integers(0, 1)))]
+        shape = tuple(x.shape[i] for i in summed) + tuple(extra)
+        require(int(np.prod(shape)) <= 64)
+        y = p.operand(shape)
+        dims = (tuple(summed), tuple(range(k)))
+        return p.apply(f"mt.tensordot({{}}, {{}}, {dims})",
+                       lambda a, b: mt.tensordot(a, b, dims),
+                       lambda a, b: torch.tensordot(*promote(a, b), dims=dims), x, y)
+
+    def _meshgrid(p: Any, x: Any) -> Any:
+        require(x.ndim == 1)
+        y = p.operand((p.draw(st.integers(1, 3)),))
+        ind = p.draw(st.sampled_from(["xy", "ij"]))
+        return p.apply(f"mt.meshgrid({{}}, {{}}, indexing={ind!r})",
+                       lambda a, b: _flat(mt.meshgrid(a, b, indexing=ind), mt.concatenate),
+                       lambda a, b: torch.cat([g.reshape(-1) for g in torch.meshgrid(
+                           *promote(a, b), indexing=ind)]), x, y)
+
+    def _unfold(p: Any, x: Any) -> Any:
+        axis = p.draw(S.one_axis(x.ndim))
+        size = p.draw(st.integers(0, x.shape[axis]))
+        step = p.draw(st.integers(1, 3))
+        return p.apply(f"{{}}.unfold({axis}, {size}, {step})",
+                       lambda a: a.unfold(axis, size, step),
+                       lambda a: a.unfold(axis, size, step), x)
+
+    def _einsum(p: Any, x: Any) -> Any:
+        letters = "abcd"[:x.ndim]
+        if x.ndim >= 2 and x.shape[0] == x.shape[1] and p.draw(st.booleans()):
+            term = "a" + "a" + letters[2:]  # a diagonal
+        else:
+            term = letters
+        kind = p.draw(st.sampled_from(["one", "two", "ellipsis"]))
+        if kind == "ellipsis":
+            out = "..." + p.draw(st.sampled_from(["", "z"]))
+            spec = f"...{'z' if x.ndim else ''}->{out if x.ndim else '...'}"
+            return p.apply(f"mt.einsum({spec!r}, {{}})", lambda a: mt.einsum(spec, a),
+                           lambda a: torch.einsum(spec, a), x)
+        keep = "".join(c for c in dict.fromkeys(term) if p.draw(st.booleans()))
+        if kind == "one":
+            spec = f"{term}->{keep}"
+            return p.apply(f"mt.einsum({spec!r}, {{}})", lambda a: mt.einsum(spec, a),
+                           lambda a: torch.einsum(spec, a), x)
+        other_letters = [c for c in dict.fromkeys(term) if p.draw(st.booleans())] + ["e"]
+        sizes = {c: x.shape[term.index(c)] for c in dict.fromkeys(term)}
+        sizes["e"] = p.draw(st.integers(1, 3))
+        y = p.operand(tuple(sizes[c] for c in other_letters))
+        out = keep + ("e" if p.draw(st.booleans()) else "")
+        spec = f"{term},{''.join(other_letters)}->{out}"
+        return p.apply(f"mt.einsum({spec!r}, {{}}, {{}})",
+                       lambda a, b: mt.einsum(spec, a, b),
+                       lambda a, b: torch.einsum(spec, *promote(a, b)), x, y)
+
     return {
+        "moveaxis": fuzz_op("moveaxis", _moveaxis),
+        "split": fuzz_op("split", _pieces, min_dims=1),
+        "chunk": fuzz_op("chunk", _pieces, min_dims=1),
+        "diagonal": fuzz_op("diagonal", _diagonal, min_dims=2),
+        "take_along_axis": fuzz_op("take_along_axis", _gathers("take_along_axis"), min_dims=1),
+        "gather": fuzz_op("gather", _gathers("gather"), min_dims=1),
+        "index_select": fuzz_op("index_select", _gathers("index_select"), min_dims=1),
+        "scatter": fuzz_op("scatter", _scatters(False), min_dims=1),
+        "scatter_add": fuzz_op("scatter_add", _scatters(True), min_dims=1),
+        "masked_fill": fuzz_op("masked_fill", _masked_fill),
+        "outer": fuzz_op("outer", _outer, min_dims=1),
+        "tensordot": fuzz_op("tensordot", _tensordot),
+        "meshgrid": fuzz_op("meshgrid", _meshgrid, min_dims=1),
+        "unfold": fuzz_op("unfold", _unfold, min_dims=1),
+        "einsum": fuzz_op("einsum", _einsum),
         "flip": fuzz_op("flip", _flip),
         "roll": fuzz_op("roll", _roll),
         "tril": _triangle("tril"),

@@ -910,7 +910,7 @@ _REGISTERED: dict[str, FuzzOp] = {
     # -- rows of ops/scan.py
     **__import__("op_table_scan").torch_fuzz_rows(FuzzOp),
     # -- rows of ops/indexing.py
-    **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp),
+    **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp, require, promote),
 }
 
 _MORE: list[FuzzOp] = [

@@ -19,6 +19,7 @@ from ..shapes import normalize_axis, normalize_one_axis
 from ..tensor import Tensor
 from . import vocab as V
 from ._util import tensor_arg
+from .elementwise import mul as _mul
 from .elementwise import where as _where
 from .linalg import matmul as _matmul
 from .registry import register
@@ -32,6 +33,15 @@ def _pick(op: str, value: Any, alias: Any, name: str, alias_name: str) -> Any:
     if value is not None:
         raise TypeError(f"{op}: give {name}= or {alias_name}=, not both")
     return alias
+
+
+def _named(op: str, fn: Any, *args: Any) -> Any:
+    """fn(*args) for an op made of other ops, its floating-point errors (under np.errstate
+    "raise") naming the op the user called rather than the part that raised."""
+    try:
+        return fn(*args)
+    except FloatingPointError as e:
+        raise FloatingPointError(f"{op}: {e}") from None
 
 
 def _ints(value: Any, op: str, what: str) -> tuple[int, ...]:
@@ -587,6 +597,11 @@ class Scatter(Function):
         return V.where(written, 0, grad), V.where(won, grad[self.index], 0)
 
 
+class ScatterAdd(Scatter):
+    """x with src added at an index (repeats add up).   d/dx = grad, d/dsrc = grad at the
+    index"""
+
+
 def _scatter(x: Any, dim: Any, index: Any, src: Any, op: str, add: bool) -> Tensor:
     x = tensor_arg(x, op)
     axis = normalize_one_axis(dim, x.ndim, op)
@@ -600,7 +615,7 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, op: str, add: bool) -> Tens
                          f"and at least its shape {idx.shape}")
     if src.shape != idx.shape:
         src = GetItem.apply(src, index=tuple(slice(0, n) for n in idx.shape))
-    return Scatter.apply(x, src, index=full, add=add)
+    return (ScatterAdd if add else Scatter).apply(x, src, index=full, add=add)
 
 
 @register(method=True)
@@ -636,7 +651,7 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
     if isinstance(value, Tensor) and value.ndim != 0:
         raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
                          f"{value.shape}")
-    return _where(m, value, x)
+    return _named("masked_fill", _where, m, value, x)
 
 
 # ------------------------------------------------------------- products and grids
@@ -644,8 +659,15 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
 def outer(a: Any, b: Any) -> Tensor:
     """The outer product of the flattened a and b: out[i, j] = a[i] * b[j], as np.outer
     (torch.outer takes 1-D tensors only)."""
-    a, b = tensor_arg(a, "outer"), tensor_arg(b, "outer")
-    return Reshape.apply(a, shape=(-1, 1)) * Reshape.apply(b, shape=(1, -1))
+    # a Python number stays a weak scalar, as NumPy's multiply keeps it (float32 stays so)
+    if type(a) in (bool, int, float) and type(b) not in (bool, int, float):
+        col, row = a, Reshape.apply(tensor_arg(b, "outer"), shape=(1, -1))
+    elif type(b) in (bool, int, float) and type(a) not in (bool, int, float):
+        col, row = Reshape.apply(tensor_arg(a, "outer"), shape=(-1, 1)), b
+    else:
+        col = Reshape.apply(tensor_arg(a, "outer"), shape=(-1, 1))
+        row = Reshape.apply(tensor_arg(b, "outer"), shape=(1, -1))
+    return _named("outer", _mul, col, row)
 
 
 def _tensordot_axes(axes: Any, nd_a: int, nd_b: int) -> tuple[tuple[int, ...], ...]:
@@ -690,7 +712,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2, *, dims: Any = None) -> Tensor:
         int(np.prod([a.shape[i] for i in free_a], dtype=np.int64)), 0))
     right = Reshape.apply(Transpose.apply(b, axes=(*ax_b, *free_b)), shape=(k, -1) if k else (
         0, int(np.prod([b.shape[j] for j in free_b], dtype=np.int64))))
-    return Reshape.apply(_matmul(left, right), shape=out_shape)
+    return Reshape.apply(_named("tensordot", _matmul, left, right), shape=out_shape)
 
 
 @register(numpy=np.meshgrid)
@@ -740,13 +762,13 @@ def unfold(x: Any, dimension: Any, size: Any, step: Any) -> Tensor:
     `dimension`, that fits; the windows replace that axis and their elements form a new
     last axis (shape (..., (n - size) // step + 1, ..., size))."""
     x = tensor_arg(x, "unfold")
-    axis = normalize_one_axis(dimension, max(x.ndim, 1), "unfold")
+    if x.ndim == 0:
+        raise ValueError("unfold: a 0-d tensor has no axis to slide along")
+    axis = normalize_one_axis(dimension, x.ndim, "unfold")
     try:
         size, step = operator.index(size), operator.index(step)
     except TypeError:
         raise TypeError(f"unfold: size and step must be ints, got {size!r}, {step!r}") from None
-    if x.ndim == 0:
-        x = Reshape.apply(x, shape=(1,))
     if step <= 0 or size < 0 or size > x.shape[axis]:
         raise ValueError(f"unfold: windows of size {size} and step {step} do not fit axis "
                          f"{axis} of length {x.shape[axis]} (tensor shape {x.shape})")
