@@ -1,10 +1,15 @@
-"""Shape and indexing ops beyond the primitives: flip, roll, the triangles, pad, tile and
-repeat_interleave. Each op is a `Function` subclass registered once (see registry.py).
+"""Shape and indexing ops beyond the primitives: flip, roll, tril/triu, pad, tile,
+repeat_interleave, moveaxis, split/chunk, diagonal, take_along_axis/gather/index_select,
+scatter/scatter_add, masked_fill, outer, tensordot, meshgrid, unfold and einsum. Each op is
+registered once (see registry.py): a `Function` subclass of its own, or, where the primitives
+already give every order of derivative (moveaxis, split, outer, tensordot, meshgrid,
+masked_fill), a composition of them.
 
 Most of them move elements without changing them, so their gradients move the incoming
-gradient back: the inverse movement where there is one (flip, roll), a mask (tril, triu), a
-slice (constant padding), or a scatter-add where one input element feeds several outputs
-(reflect and edge padding, tile, repeat_interleave).
+gradient back: the inverse movement where there is one (flip, roll), a mask (tril, triu,
+scatter), a slice (constant padding), or a scatter-add where one input element feeds several
+outputs (reflect and edge padding, tile, repeat_interleave, the gathers, unfold, diagonal).
+einsum's gradient is an einsum of the incoming gradient with the other operands.
 """
 
 from __future__ import annotations
