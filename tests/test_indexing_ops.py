@@ -249,3 +249,11 @@ def test_diagonal_unfold_moveaxis_tensordot_outer_meshgrid_match_torch() -> None
     got = mt.stack(mt.meshgrid(a, b, indexing="ij"))
     assert_matches_torch(got, torch.stack(torch.meshgrid(ta, tb, indexing="ij")), [a, b],
                          [ta, tb])
+
+
+def test_take_along_axis_defaults_to_the_last_axis_as_numpy_2() -> None:
+    x = mt.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    idx = np.array([[2], [0]])
+    np.testing.assert_array_equal(np.take_along_axis(x, idx).data,
+                                  np.take_along_axis(x.data, idx))
+    np.testing.assert_array_equal(mt.take_along_axis(x, np.array([5, 0]), None).data, [5, 0])

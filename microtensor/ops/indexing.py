@@ -532,12 +532,16 @@ def _along(x_shape: tuple[int, ...], idx: np.ndarray, axis: int, op: str,
 
 
 @register(numpy=np.take_along_axis)
-def take_along_axis(x: Any, indices: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
-    """x's elements at `indices` along `axis` (None: of the flattened x), the other axes
-    matched position by position (broadcasting), as np.take_along_axis."""
+def take_along_axis(x: Any, indices: Any, axis: Any = -1, *, dim: Any = None) -> Tensor:
+    """x's elements at `indices` along `axis` (default the last, as NumPy 2; None: of the
+    flattened x), the other axes matched position by position (broadcasting), as
+    np.take_along_axis (PyTorch's take_along_dim, `dim=` too)."""
     x = tensor_arg(x, "take_along_axis")
     idx = _index_array(indices, "take_along_axis")
-    axis = _pick("take_along_axis", axis, dim, "axis", "dim")
+    if dim is not None:
+        if axis != -1:
+            raise TypeError("take_along_axis: give axis= or dim=, not both")
+        axis = dim
     if axis is None:
         if idx.ndim != 1:
             raise ValueError(f"take_along_axis: with axis=None the indices must be 1-D, got "
