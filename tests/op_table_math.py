@@ -72,3 +72,56 @@ ROWS: list[OpSpec] = [
     OpSpec("remainder", mt.remainder, np.remainder, _elementwise("smooth", "nonzero")),
     OpSpec("lerp", mt.lerp, _np_lerp, _elementwise("real", "real", "real")),
 ]
+
+
+def torch_fuzz_activations(ns: dict[str, Any]) -> list[Any]:
+    """The torch fuzzer's rows (tests/test_torch_fuzz.py, whose namespace `ns` gives FuzzOp,
+    away_from, require and the two functional modules) for nn.functional's activations:
+    each called with PyTorch's arguments on a value of the program, away from its kinks
+    (where microtensor's gradient is the average of the one-sided ones, PyTorch's is not)."""
+    from hypothesis import strategies as hst
+
+    fuzz_op, away_from, require = ns["FuzzOp"], ns["away_from"], ns["require"]
+    functional, torch_functional = ns["F"], ns["TF"]
+
+    def activation(name: str, label: str = "", kinks: tuple[float, ...] = (),
+                   reference: Any = None, **kw: Any) -> Any:
+        text = f"F.{name}({{}}" + "".join(f", {k}={v!r}" for k, v in kw.items()) + ")"
+        reference = reference or (lambda a: getattr(torch_functional, name)(a, **kw))
+
+        def make(p: Any, x: Any) -> Any:
+            x = p.condition(x, "real")
+            require(away_from(x.data, *kinks))
+            return p.apply(text, lambda a: getattr(functional, name)(a, **kw), reference, x)
+
+        return fuzz_op(label or f"F.{name}", make)
+
+    def along_dim(name: str) -> Any:
+        def make(p: Any, x: Any) -> Any:
+            x = p.condition(x, "real")
+            dim = p.draw(hst.integers(-x.ndim, x.ndim - 1))
+            require(name != "glu" or x.shape[dim] % 2 == 0)
+            return p.apply(f"F.{name}({{}}, dim={dim})",
+                           lambda a: getattr(functional, name)(a, dim=dim),
+                           lambda a: getattr(torch_functional, name)(a, dim=dim), x)
+
+        return fuzz_op(f"F.{name}", make, min_dims=1)
+
+    return [
+        activation("gelu"), activation("gelu", "F.gelu(tanh)", approximate="tanh"),
+        activation("silu"), activation("elu", kinks=(0.0,)),
+        activation("elu", "F.elu(alpha)", kinks=(0.0,), alpha=0.5),
+        activation("selu", kinks=(0.0,)), activation("celu", kinks=(0.0,), alpha=1.7),
+        activation("softplus", "F.softplus(beta, threshold)", kinks=(1.5,), beta=2.0,
+                   threshold=3.0),
+        activation("logsigmoid"), activation("hardtanh", kinks=(-1.0, 1.0)),
+        activation("hardtanh", "F.hardtanh(bounds)", kinks=(-0.5, 2.0), min_val=-0.5,
+                   max_val=2.0),
+        activation("relu6", kinks=(0.0, 6.0)),
+        # PyTorch's hardsigmoid has no second derivative: its formula is the reference
+        activation("hardsigmoid", kinks=(-3.0, 3.0),
+                   reference=lambda a: torch_functional.relu6(a + 3.0) / 6.0),
+        activation("hardswish", kinks=(-3.0, 3.0)), activation("mish"),
+        activation("softsign", kinks=(0.0,)), activation("tanhshrink"),
+        along_dim("glu"), along_dim("softmin"),
+    ]
