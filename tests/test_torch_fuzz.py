@@ -925,6 +925,7 @@ _MORE: list[FuzzOp] = [
     _unary("F.relu", "relu", torch.relu, kinks=(0.0,), mt_function=F.relu),
     FuzzOp("F.leaky_relu", _leaky_relu),
     _simple("F.softplus", "F.softplus({})", F.softplus, TF.softplus),
+    *__import__("op_table_math").torch_fuzz_activations(globals()),  # gelu, silu, elu, ...
     FuzzOp("F.linear", _linear, min_dims=1),
     FuzzOp("F.dropout", _dropout_identity),
     _loss("mse_loss", "real", "real", TF.mse_loss),
@@ -1055,7 +1056,10 @@ def test_torch_fuzz_op_list_covers_the_public_api():
     missing = set(mt.__all__) - not_ops - names
     functional = {"sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
                   "linear", "dropout", "mse_loss", "l1_loss", "binary_cross_entropy",
-                  "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"}
+                  "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
+                  "gelu", "silu", "elu", "selu", "celu", "logsigmoid", "hardtanh", "relu6",
+                  "hardsigmoid", "hardswish", "mish", "softsign", "tanhshrink", "glu",
+                  "softmin"}
     public_f = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))
                 and getattr(getattr(F, n), "__module__", "") == F.__name__
                 and n[0].islower()}
