@@ -298,6 +298,9 @@ ROWS: list[OpSpec] = [
     OpSpec("pad", mt.pad, _np_pad, _unary_with(_pad_kw, min_dims=1)),
     OpSpec("tile", mt.tile, np.tile, _unary_with(_tile_kw)),
     OpSpec("repeat_interleave", mt.repeat_interleave, _np_repeat, _unary_with(_repeat_kw)),
+    OpSpec("repeat", lambda x, reps: x.repeat(*reps), np.tile,
+           _unary_with(lambda s: st.lists(st.integers(0, 2), min_size=len(s),
+                                          max_size=len(s) + 1).map(lambda r: {"reps": r}))),
     OpSpec("moveaxis", mt.moveaxis, np.moveaxis, _unary_with(_moveaxis_kw)),
     OpSpec("split", lambda x, **kw: _flat(mt.split(x, **kw), mt.concatenate),
            lambda x, **kw: _flat(np.split(x, **kw), np.concatenate),
@@ -350,6 +353,22 @@ def _np_repeat_checked(a: Any, k: Any) -> Any:
     if k[1] is not None and np.ndim(a) == 0:  # NumPy's legacy axis=0 of a 0-d array
         raise ValueError("axis out of bounds")
     return np.repeat(a, *_ints_only(k))
+
+
+def _np_repeat_sizes(a: Any, sizes: Any) -> Any:
+    """PyTorch's Tensor.repeat rule (a size per axis at least) on np.tile."""
+    if len(_ints_only(sizes)) < np.ndim(a):
+        raise ValueError("too few sizes")
+    return _np_tile_checked(a, sizes)
+
+
+def _np_tile_checked(a: Any, reps: Any) -> Any:
+    """np.tile, refusing a negative count (NumPy returns an empty array for an empty input
+    instead of refusing)."""
+    counts = _ints_only(reps)
+    if any(r < 0 for r in (counts if isinstance(counts, (tuple, list)) else (counts,))):
+        raise ValueError("negative reps")
+    return np.tile(a, reps)
 
 
 def _nonnegative(axes: Any) -> Any:
@@ -479,10 +498,13 @@ def fuzz_rows(op: Any) -> list[Any]:
         op("pad", 1, st.tuples(widths, modes), lambda a, k: mt.pad(a, *_or(k, (1, "edge"))),
            lambda a, k: np.pad(a, _ints_only(_or(k, (1,))[0]), _or(k, (1, "edge"))[1])),
         op("tile", 1, st.sampled_from([0, 1, 2, (2, 1), (1, 2, 2), (), -1, 1.5, "2"]),
-           lambda a, k: mt.tile(a, _or(k, 2)), lambda a, k: np.tile(a, _ints_only(_or(k, 2)))),
+           lambda a, k: mt.tile(a, _or(k, 2)), lambda a, k: _np_tile_checked(a, _or(k, 2))),
         op("repeat_interleave", 1, st.tuples(reps, axis),
            lambda a, k: mt.repeat_interleave(a, *_or(k, (2, None))),
            lambda a, k: _np_repeat_checked(a, _or(k, (2, None)))),
+        op("repeat", 1, st.sampled_from([(1,), (2, 1), (1, 2, 2), (), (-1,), (1.5,), ("2",)]),
+           lambda a, k: mt.ops.repeat(a, *_or(k, (2,))),
+           lambda a, k: _np_repeat_sizes(a, _or(k, (2,)))),
         op("moveaxis", 1, st.tuples(one, one), lambda a, k: mt.moveaxis(a, *_or(k, (0, -1))),
            lambda a, k: np.moveaxis(a, *_ints_only(_or(k, (0, -1))))),
         op("split", 1, st.tuples(sections, one),
@@ -607,6 +629,13 @@ def torch_fuzz_rows(fuzz_op: Any, require: Any, promote: Any) -> dict[str, Any]:
                            lambda a: a.repeat(*reps) if reps else a * 1, x)
         return p.apply(f"mt.tile({{}}, {reps})", lambda a: mt.tile(a, reps),
                        lambda a: torch.tile(a, reps), x)
+
+    def _repeat(p: Any, x: Any) -> Any:
+        sizes = tuple(p.draw(st.lists(st.integers(1, 2), min_size=x.ndim,
+                                      max_size=x.ndim + 1)))
+        require(int(np.prod(sizes)) * max(x.mt.size, 1) <= 64)
+        return p.apply(f"{{}}.repeat{sizes}", lambda a: a.repeat(*sizes),
+                       lambda a: a.repeat(*sizes) if sizes else a * 1, x)
 
     def _repeat_interleave(p: Any, x: Any) -> Any:
         axis = p.draw(st.one_of(st.none(), S.one_axis(x.ndim))) if x.ndim else None
@@ -792,5 +821,6 @@ def torch_fuzz_rows(fuzz_op: Any, require: Any, promote: Any) -> dict[str, Any]:
         "triu": _triangle("triu"),
         "pad": fuzz_op("pad", _pad, min_dims=1),
         "tile": fuzz_op("tile", _tile),
+        "repeat": fuzz_op("repeat", _repeat),
         "repeat_interleave": fuzz_op("repeat_interleave", _repeat_interleave),
     }

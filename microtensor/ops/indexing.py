@@ -307,6 +307,23 @@ def tile(x: Any, reps: Any) -> Tensor:
     return Tile.apply(x, reps=reps)
 
 
+@register(method=True, export=False)
+def repeat(x: Any, *sizes: Any) -> Tensor:
+    """PyTorch's `Tensor.repeat(*sizes)`: x tiled `sizes` times along each axis, at least one
+    size per axis (extra leading sizes add axes), as np.tile. A method only: np.repeat,
+    which repeats each element in place, is `repeat_interleave`."""
+    x = tensor_arg(x, "repeat")
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    reps = _ints(sizes, "repeat", "sizes")
+    if len(reps) < x.ndim:
+        raise ValueError(f"repeat: {len(reps)} sizes for a tensor of {x.ndim} axes (shape "
+                         f"{x.shape}); give one per axis")
+    if any(r < 0 for r in reps):
+        raise ValueError(f"repeat: negative sizes {reps}")
+    return Tile.apply(x, reps=reps)
+
+
 class RepeatInterleave(Function):
     """np.repeat(x, repeats, axis): each element repeated in place.
     d/dx = the sum of the gradients of an element's copies"""
