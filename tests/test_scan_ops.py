@@ -288,3 +288,11 @@ def test_numpy_linalg_norm_runs_mt_norm() -> None:
         y = np.linalg.norm(x, *args)
         assert y.requires_grad
         np.testing.assert_allclose(y.data, np.linalg.norm(x.data, *args))
+
+
+def test_logcumsumexp_second_order_with_zeros_in_the_incoming_gradient() -> None:
+    # exact zeros in the gradient reaching logcumsumexp (a saturated tanh after it gives them):
+    # PyTorch's double backward is wrong there (its gradgradcheck fails); this one is exact
+    x = mt.tensor([-1.36466515, -2.13968009, 3.77165049], requires_grad=True)
+    for w in ([1.0, 0.0, 0.5], [0.3, 0.7, 0.0], [-1.0, 0.5, 0.0], [0.0, 0.0, 0.0]):
+        assert mt.gradgradcheck(lambda t, w=w: (mt.logcumsumexp(t, 0) * mt.tensor(w)).sum(), [x])
