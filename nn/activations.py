@@ -99,7 +99,9 @@ class Softplus(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """softplus(x, beta, threshold)."""
-        return F.softplus(x, self.beta, self.threshold)
+        if self.beta == 1 and self.threshold == 20:
+            return F.softplus(x)
+        return F.softplus(x, beta=self.beta, threshold=self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"

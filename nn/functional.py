@@ -4,7 +4,8 @@ The activations take PyTorch's names and arguments and are composed of core ops 
 gradients, and gradients of gradients, come from those ops); where a function has a kink its
 gradient there is the average of the one-sided ones, the core's convention (relu'(0) = 0.5).
 The losses and the fused softplus live in the core (microtensor/ops/losses.py) and are
-re-exported here under PyTorch's names; `linear` calls the fused layer ops of
+re-exported here under PyTorch's names (softplus without PyTorch's beta and threshold: the
+core's function does not take them yet); `linear` calls the fused layer ops of
 microtensor/ops/fused.py. Losses take `reduction="mean" | "sum" | "none"`; targets may be
 Tensors, arrays or lists and are cast to the input's dtype (a float32 model stays float32).
 """
@@ -27,8 +28,8 @@ from microtensor.ops.losses import (
     l1_loss,
     mse_loss,
     nll_loss,
+    softplus,
 )
-from microtensor.ops.losses import softplus as _softplus
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
@@ -83,22 +84,6 @@ def softmin(x: Tensor, dim: int | None = None, axis: int | None = None) -> Tenso
     return (-_tensor(x, "softmin")).softmax(_axis("softmin", axis, dim))
 
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta * x)) / beta, stable for any x; where beta * x > threshold, x itself
-    (as PyTorch: the two differ there by less than exp(-threshold)).
-    d/dx = sigmoid(beta * x) (1 above the threshold)."""
-    x = _tensor(x, "softplus")
-    beta, threshold = _number(beta, "softplus", "beta"), _number(threshold, "softplus",
-                                                                  "threshold")
-    if beta == 0:
-        raise ValueError("softplus: beta must be nonzero")
-    scaled = x if beta == 1 else x * beta
-    soft = _softplus(scaled) if beta == 1 else _softplus(scaled) / beta
-    with np.errstate(invalid="ignore"):  # nan compares False: it stays on the soft side
-        linear = scaled.data > threshold
-    return mt.where(linear, x, soft) if linear.any() else soft
-
-
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt(2))); with
     approximate="tanh", 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))), as PyTorch."""
@@ -145,7 +130,7 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for any x."""
-    return -_softplus(-_tensor(x, "logsigmoid"))
+    return -softplus(-_tensor(x, "logsigmoid"))
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -176,7 +161,7 @@ def hardswish(x: Tensor) -> Tensor:
 def mish(x: Tensor) -> Tensor:
     """x * tanh(softplus(x)), stable for any x."""
     x = _tensor(x, "mish")
-    return x * _softplus(x).tanh()
+    return x * softplus(x).tanh()
 
 
 def softsign(x: Tensor) -> Tensor:

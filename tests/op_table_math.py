@@ -112,8 +112,6 @@ def torch_fuzz_activations(ns: dict[str, Any]) -> list[Any]:
         activation("silu"), activation("elu", kinks=(0.0,)),
         activation("elu", "F.elu(alpha)", kinks=(0.0,), alpha=0.5),
         activation("selu", kinks=(0.0,)), activation("celu", kinks=(0.0,), alpha=1.7),
-        activation("softplus", "F.softplus(beta, threshold)", kinks=(1.5,), beta=2.0,
-                   threshold=3.0),
         activation("logsigmoid"), activation("hardtanh", kinks=(-1.0, 1.0)),
         activation("hardtanh", "F.hardtanh(bounds)", kinks=(-0.5, 2.0), min_val=-0.5,
                    max_val=2.0),

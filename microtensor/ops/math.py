@@ -343,16 +343,52 @@ def _copysign_slope(x: Any, out: np.ndarray) -> np.ndarray:
         return np.where(np.equal(x, 0), 0, np.sign(out) * np.sign(x)).astype(out.dtype)
 
 
-class Rounding(Function):
-    """A piecewise-constant function of x (sign, floor, ceil, trunc, round; `self.fn`).
-    d/dx = 0 (PyTorch's value; the derivative is 0 wherever it exists)."""
+class _Piecewise(Function):
+    """A piecewise-constant function of x, `rule` (NumPy's ufunc).   d/dx = 0 (PyTorch's
+    value; the derivative is 0 wherever it exists). One subclass per function, so graph
+    pictures name it."""
 
-    def forward(self, x: np.ndarray, fn: Any = None, decimals: int = 0) -> np.ndarray:
-        self.fn = fn
-        return np.round(x, decimals) if fn is np.round else fn(x)
+    rule: Any = None
 
-    def backward(self, grad: Any) -> tuple[Any, None, None]:
-        return V.zeros_like(grad), None, None
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return type(self).rule(x)
+
+    def backward(self, grad: Any) -> Any:
+        return V.zeros_like(grad)
+
+
+class Sign(_Piecewise):
+    """sign(x): -1, 0 or 1 (nan stays nan).   d/dx = 0"""
+
+    rule = np.sign
+
+
+class Floor(_Piecewise):
+    """floor(x).   d/dx = 0"""
+
+    rule = np.floor
+
+
+class Ceil(_Piecewise):
+    """ceil(x).   d/dx = 0"""
+
+    rule = np.ceil
+
+
+class Trunc(_Piecewise):
+    """trunc(x), toward zero.   d/dx = 0"""
+
+    rule = np.trunc
+
+
+class Round(Function):
+    """round(x, decimals), halves to even.   d/dx = 0"""
+
+    def forward(self, x: np.ndarray, decimals: int = 0) -> np.ndarray:
+        return np.round(x, decimals)
+
+    def backward(self, grad: Any) -> tuple[Any, None]:
+        return V.zeros_like(grad), None
 
 
 class FloorDivide(Function):
@@ -540,25 +576,28 @@ def copysign(x: Any, y: Any) -> Tensor:
 @register(method=True, numpy=np.sign)
 def sign(x: Any) -> Tensor:
     """Elementwise -1, 0 or 1 (nan stays nan, as NumPy); zero gradient."""
-    return _rounding(x, np.sign, "sign")
+    x = tensor_arg(x, "sign")
+    if x.dtype == np.bool_:  # NumPy's sign has no boolean loop
+        raise TypeError("sign: boolean input is not supported (NumPy's sign has no bool loop)")
+    return Sign.apply(x)
 
 
 @register(method=True, numpy=np.floor)
 def floor(x: Any) -> Tensor:
     """Elementwise largest integer <= x; zero gradient."""
-    return _rounding(x, np.floor, "floor")
+    return Floor.apply(tensor_arg(x, "floor"))
 
 
 @register(method=True, numpy=np.ceil)
 def ceil(x: Any) -> Tensor:
     """Elementwise smallest integer >= x; zero gradient."""
-    return _rounding(x, np.ceil, "ceil")
+    return Ceil.apply(tensor_arg(x, "ceil"))
 
 
 @register(method=True, numpy=np.trunc)
 def trunc(x: Any) -> Tensor:
     """Elementwise x rounded toward zero; zero gradient."""
-    return _rounding(x, np.trunc, "trunc")
+    return Trunc.apply(tensor_arg(x, "trunc"))
 
 
 @register(method=True, numpy=np.round)
@@ -569,14 +608,7 @@ def round(x: Any, decimals: int = 0, out: None = None) -> Tensor:  # noqa: A001
         raise TypeError("round: out= is not supported (microtensor makes a new tensor)")
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
-    return _rounding(x, np.round, "round", int(decimals))
-
-
-def _rounding(x: Any, fn: Any, name: str, decimals: int = 0) -> Tensor:
-    x = tensor_arg(x, name)
-    if x.dtype == np.bool_ and fn is np.sign:  # NumPy's sign has no boolean loop
-        raise TypeError("sign: boolean input is not supported (NumPy's sign has no bool loop)")
-    return Rounding.apply(x, fn, decimals)
+    return Round.apply(tensor_arg(x, "round"), int(decimals))
 
 
 @register(numpy=np.floor_divide)
