@@ -176,6 +176,8 @@ def test_var_std_correction_and_dim_match_torch(correction: int) -> None:
         np.testing.assert_allclose(mt_fn(a, axis=0, ddof=correction).data,
                                    (np.var if mt_fn is mt.var else np.std)(a, 0, ddof=correction))
     assert mt.var(a, unbiased=True).item() == pytest.approx(np.var(a, ddof=1))
+    # PyTorch's positional var(x, dim, unbiased): the bool is ddof 1 or 0
+    np.testing.assert_allclose(mt.var(a, 1, True).data, torch.var(torch.tensor(a), 1, True))
     with pytest.raises(TypeError, match="var: give one of ddof, correction"):
         mt.var(a, ddof=1, correction=1)
 

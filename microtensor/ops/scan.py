@@ -119,9 +119,10 @@ def _ddof(op: str, ddof: Any, correction: Any, unbiased: Any) -> Any:
     if unbiased is not None:
         return 1 if unbiased else 0
     d = ddof if correction is None else correction
-    if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)):
+    # a bool counts as 0 or 1, so PyTorch's positional var(x, dim, unbiased) reads right too
+    if not isinstance(d, (int, float, np.integer, np.floating, np.bool_)):
         raise TypeError(f"{op}: ddof must be a number, got {d!r}")
-    return d
+    return int(d) if isinstance(d, (bool, np.bool_)) else d
 
 
 @register(method=True)
