@@ -190,12 +190,13 @@ class CumSum(_Scan):
 class CumProd(_Scan):
     """cumprod(x, axis).   d/dx_k = sum over i >= k of g_i * prod_{j <= i, j != k} x_j.
 
-    When every |x| is well inside the normal range (and no product underflowed) that is
-    revcumsum(g * y)_k / x_k, O(n). Otherwise (zeros, tiny values whose square or products
-    underflow), no division: the product of the x_j before k (an exclusive cumprod) times
-    sum_{i >= k} g_i prod_{k < j <= i} x_j, from an (n, n) table of partial products per
-    slice: O(n^2), only then, and a polynomial in x, so its own derivatives (create_graph)
-    are right too."""
+    At first order, when every |x| is well inside the normal range (and no product
+    underflowed), that is revcumsum(g * y)_k / x_k, O(n). Otherwise (zeros, tiny values whose
+    products underflow) and under create_graph (the derivative of that quotient is a
+    difference of terms of size 1/x**2 that cancel badly for small |x|), no division: the
+    product of the x_j before k (an exclusive cumprod) times sum_{i >= k} g_i prod_{k < j <= i}
+    x_j, from an (n, n) table of partial products per slice: O(n^2), and a polynomial in x,
+    so its own derivatives are right too."""
 
     def forward(self, x: np.ndarray, axis: Any = None) -> np.ndarray:
         flat, self.axis = self._setup(x, axis)
@@ -215,7 +216,13 @@ class CumProd(_Scan):
         ax, shape = self.axis, self.flat_shape
         x, g = x.reshape(shape), grad.reshape(shape)
         if divisible:
-            return self._back(_rev_cumsum(g * _cumprod(x, ax), ax) / x)
+            return V.first_order(grad, lambda: self._back(_rev_cumsum(g * np.cumprod(x, ax), ax)
+                                                          / x), lambda: self._table(x, g))
+        return self._table(x, g)
+
+    def _table(self, x: Any, g: Any) -> Any:
+        """The division-free gradient (see the class docstring), on arrays or Tensors."""
+        ax, shape = self.axis, self.flat_shape
         last = len(shape) - 1
         perm = (*(i for i in range(last + 1) if i != ax), ax)
         xm, gm = x.transpose(perm), g.transpose(perm)
