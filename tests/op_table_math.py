@@ -121,5 +121,7 @@ def torch_fuzz_activations(ns: dict[str, Any]) -> list[Any]:
                    reference=lambda a: torch_functional.relu6(a + 3.0) / 6.0),
         activation("hardswish", kinks=(-3.0, 3.0)), activation("mish"),
         activation("softsign", kinks=(0.0,)), activation("tanhshrink"),
+        activation("softplus", "F.softplus(beta, threshold)", kinks=(1.5,), beta=2.0,
+                   threshold=3.0),
         along_dim("glu"), along_dim("softmin"),
     ]

@@ -158,20 +158,12 @@ def test_hardsigmoid_gradient_is_exact():
     np.testing.assert_array_equal(x.grad.data, [0.0, 1 / 6, 1 / 6, 1 / 6, 0.0])
 
 
-# tests/test_op_home.py requires F.softplus to be the core's softplus
-# (microtensor/ops/losses.py), which takes neither beta nor threshold yet
-NEEDS_CORE_SOFTPLUS = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="beta and threshold need microtensor/ops/losses.py's softplus to take them")
-
-
-@NEEDS_CORE_SOFTPLUS
 def test_softplus_threshold_and_beta_as_pytorch():
     """Above beta * x > threshold softplus is x itself with gradient 1; below, log(1 +
     exp(beta x)) / beta with gradient sigmoid(beta x); the defaults are beta=1, threshold=20."""
     a = np.array([-30.0, -1.0, 0.0, 0.9, 1.1, 19.0, 21.0, 50.0])
-    for kw in ({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 2.0}, {"beta": 0.25, "threshold": 0.2},
-               {"beta": -1.0, "threshold": 5.0}):
+    for kw in ({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 2.0},
+               {"beta": 0.25, "threshold": 0.2}, {"beta": -1.0, "threshold": 5.0}):
         x = mt.Tensor(a, requires_grad=True)
         xt = torch.tensor(a, requires_grad=True)
         F.softplus(x, **kw).sum().backward()
@@ -209,7 +201,6 @@ def test_activation_modules_match_functional_and_pytorch():
     assert repr(nn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
 
 
-@NEEDS_CORE_SOFTPLUS
 def test_softplus_module_beta_threshold_as_pytorch():
     """nn.Softplus(beta, threshold) gives PyTorch's values."""
     a = _data("softplus", np.float64, "C")

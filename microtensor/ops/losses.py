@@ -22,6 +22,7 @@ from ..function import Function, constant
 from ..tensor import Tensor
 from . import vocab as V
 from ._loss_args import as_input, as_target, as_weight, check_reduction, class_labels
+from .elementwise import where
 
 __all__ = [
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "Softplus", "SquaredError",
@@ -204,9 +205,19 @@ class BinaryCrossEntropy(Function):
 
 
 # ---------------------------------------------------------------------- functions
-def softplus(x: Any) -> Tensor:
-    """log(1 + exp(x)), stable and precise for any x (a fused op, see `Softplus`)."""
-    return Softplus.apply(as_input(x, "softplus"))
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, stable and precise for any x (a fused op, see
+    `Softplus`), and x itself where beta * x > threshold (PyTorch's rule, gradient 1 there).
+    d/dx = sigmoid(beta * x) below the threshold."""
+    t = as_input(x, "softplus")
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"softplus: {name} must be a number, got {type(value).__name__}")
+    if beta == 0 or not math.isfinite(beta):
+        raise ValueError(f"softplus: beta must be a finite number other than 0, got {beta}")
+    out = Softplus.apply(t) if beta == 1 else Softplus.apply(t * beta) / beta
+    above = beta * t.data > threshold
+    return where(above, t, out) if above.any() else out
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
