@@ -30,8 +30,9 @@ _UFUNCS: dict[Any, Any] = {
 _UFUNCS[np.positive] = lambda x: x
 _UFUNCS[np.square] = lambda x: ops.pow(x, 2)
 
-# zero almost everywhere: their results are returned untracked, like comparisons
-_PIECEWISE_CONSTANT = {np.sign, np.floor, np.ceil, np.rint, np.trunc}
+# zero almost everywhere and without an op of their own (np.sign, np.floor, ... run their
+# ops, with zero gradients as in PyTorch): returned untracked, like comparisons
+_PIECEWISE_CONSTANT = {np.rint, np.fix}
 
 _NO_VALUE = object()  # "not passed": NumPy's own defaults vary (keepdims=<no value>)
 
@@ -133,11 +134,6 @@ def _inner(a: Any, b: Any) -> Tensor:
     return ops.matmul(a, ops.transpose(_t(b)))
 
 
-def _outer(a: Any, b: Any, out: Any = None) -> Tensor:
-    _refuse("outer", out=out)
-    return ops.mul(ops.reshape(_t(a), (-1, 1)), ops.reshape(_t(b), (1, -1)))
-
-
 def _reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None,
              copy: Any = None) -> Tensor:
     if order != "C":
@@ -225,7 +221,6 @@ _FUNCTIONS.update({
     np.std: _std,
     np.dot: _dot,
     np.inner: _inner,
-    np.outer: _outer,
 })
 
 # Functions whose result carries no gradient (shapes, indices, booleans, constants, or the
@@ -242,29 +237,13 @@ _NO_GRADIENT = {
 
 # What to use instead, for the untracked functions people reach for most
 _HINTS = {
-    "einsum": "write it with @ (mt.matmul), * and .sum(axis)",
-    "tensordot": "reshape the operands and use @",
     "vdot": "use (a * b).sum()",
-    "cumsum": "build it with mt.stack of t[..., :k + 1].sum(-1) for each k (there is no "
-              "cumulative op)",
-    "cumprod": "build it with mt.stack of running products (there is no cumulative op)",
-    "prod": "use mt.exp(mt.log(t).sum()) for positive t, or multiply slices",
-    "pad": "use mt.concatenate with mt.zeros blocks",
-    "tile": "use mt.broadcast_to then .reshape, or mt.concatenate",
-    "repeat": "use mt.broadcast_to then .reshape, or index with np.repeat(np.arange(n), k)",
-    "linalg.norm": "use mt.sqrt((t * t).sum()) (or .sum(axis) for a norm per row)",
     "average": "use mt.mean(t, axis), or (t * w).sum(axis) / w.sum(axis) for weights",
     "diff": "use t[1:] - t[:-1] (slices along the axis)",
-    "trace": "use t[i, i].sum() with i = np.arange(n)",
-    "diagonal": "use t[i, i] with i = np.arange(n)",
-    "sort": "index with the order: t[np.argsort(t.data)]",
-    "median": "index with np.argsort(t.data), or use mt.max/mt.min",
+    "trace": "use mt.diagonal(t).sum()",
     "ptp": "use mt.max(t, axis) - mt.min(t, axis)",
-    "hstack": "use mt.concatenate(seq, axis=1) (axis=0 for 1-D)",
+    "hstack": "use mt.concatenate(seq, axis=1) (axis=0 for 1-D), or mt.cat",
     "vstack": "use mt.concatenate with each tensor reshaped to 2-D",
-    "flip": "use t[::-1] (a slice with step -1 along the axis)",
-    "roll": "use mt.concatenate of two slices",
-    "moveaxis": "use mt.transpose(t, axes)",
     "atleast_1d": "use t.reshape(...)",
     "atleast_2d": "use t.reshape(...)",
     "cross": "write the components with indexing, * and -",

@@ -105,16 +105,26 @@ def test_comparisons_can_mask_and_select() -> None:
 
 def test_ufunc_without_gradient_on_tracked_tensor_raises() -> None:
     t = mt.tensor([1.0], requires_grad=True)
-    with pytest.raises(TypeError, match="sin"):
-        np.sin(t)
-    np.testing.assert_allclose(np.sin(t.detach()).data, np.sin(1.0))
+    with pytest.raises(TypeError, match="cbrt"):
+        np.cbrt(t)  # a ufunc microtensor has no op for
+    np.testing.assert_allclose(np.asarray(np.cbrt(t.detach())), np.cbrt(1.0))
 
 
-def test_piecewise_constant_ufunc_is_untracked() -> None:
+def test_piecewise_constant_ufunc_without_an_op_is_untracked() -> None:
     t = mt.tensor([1.5, -0.5], requires_grad=True)
-    s = np.sign(t)
+    s = np.rint(t)
     assert not s.requires_grad
-    np.testing.assert_array_equal(s.data, [1.0, -1.0])
+    np.testing.assert_array_equal(s.data, [2.0, -0.0])
+
+
+def test_sign_and_rounding_ufuncs_run_their_ops_with_zero_gradient_as_pytorch() -> None:
+    for ufunc in (np.sign, np.floor, np.ceil, np.trunc):
+        t = mt.tensor([1.5, -0.5], requires_grad=True)
+        s = ufunc(t)
+        assert s.requires_grad  # like torch.sign(t): tracked, with a zero gradient
+        np.testing.assert_array_equal(s.data, ufunc(np.array([1.5, -0.5])))
+        s.sum().backward()
+        np.testing.assert_array_equal(t.grad.data, [0.0, 0.0])
 
 
 def test_ufunc_out_argument_is_refused() -> None:
