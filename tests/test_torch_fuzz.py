@@ -1052,7 +1052,13 @@ def test_torch_fuzz_op_list_covers_the_public_api():
                "default_generator", "detect_anomaly", "enable_grad", "eye", "full", "grad",
                "gradcheck", "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled",
                "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn", "scope",
-               "set_grad_enabled", "tensor", "zeros", "zeros_like"}
+               "set_grad_enabled", "tensor", "zeros", "zeros_like",
+               # factories, dtype names and grad modes: no op to differentiate
+               "empty", "float16", "float32", "float64", "from_numpy", "full_like",
+               "inference_mode", "int32", "int64", "linspace", "logspace", "normal",
+               "rand_like", "randint", "randn_like", "randperm", "uniform"}
+    assert mt.cat is mt.concatenate  # an alias: fuzzed as concatenate
+    not_ops.add("cat")
     missing = set(mt.__all__) - not_ops - names
     functional = {"sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
                   "linear", "dropout", "mse_loss", "l1_loss", "binary_cross_entropy",
