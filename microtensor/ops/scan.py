@@ -24,7 +24,15 @@ from . import vocab as V
 from ._util import tensor_arg
 from .registry import register
 
-_UNSET = object()
+
+class _Unset:
+    """The default of PyTorch's `dim=` aliases: not given (then `axis` decides)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_UNSET = _Unset()
 
 
 def _alias(op: str, axis: Any, dim: Any, keepdims: Any = False, keepdim: Any = None
