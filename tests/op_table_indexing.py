@@ -469,6 +469,12 @@ def _or(extra: Any, default: Any) -> Any:
     return default if extra is None else extra
 
 
+def _py(a: Any) -> Any:
+    """A Python number as microtensor takes it in a tensor argument: a float64 array (a Python
+    bool too, where NumPy would keep bool); anything else as it is."""
+    return np.asarray(a, dtype=np.float64) if isinstance(a, (bool, int, float)) else a
+
+
 def fuzz_rows(op: Any) -> list[Any]:
     """tests/test_fuzz.py's rows (`op` is its `Op` tuple): hostile operands and arguments,
     NumPy's own function as the reference (NumPy refusing means microtensor must refuse)."""
@@ -535,15 +541,16 @@ def fuzz_rows(op: Any) -> list[Any]:
            lambda a, k: mt.masked_fill(a, *_or(k, (np.array(True), 0.0))),
            lambda a, k: _np_masked_fill_checked(a, *_or(k, (np.array(True), 0.0)))),
         op("outer", 2, st.just(None), lambda a, b, _: mt.outer(a, b),
-           lambda a, b, _: np.outer(a, b)),
+           lambda a, b, _: np.outer(_py(a), _py(b))),
         op("tensordot", 2, st.sampled_from([0, 1, 2, ((0,), (0,)), ((1, 0), (0, 1)), -1, 1.5,
                                             "x"]),
            lambda a, b, k: mt.tensordot(a, b, _or(k, 0)),
-           lambda a, b, k: np.tensordot(a, b, _nonnegative(_ints_only(_or(k, 0)))),
+           lambda a, b, k: np.tensordot(_py(a), _py(b), _nonnegative(_ints_only(_or(k, 0)))),
            _not_finite),
         op("meshgrid", 2, st.sampled_from(["xy", "ij", "bogus", None]),
            lambda a, b, k: _flat(mt.meshgrid(a, b, indexing=_or(k, "xy")), mt.concatenate),
-           lambda a, b, k: _flat(np.meshgrid(a, b, indexing=_or(k, "xy")), np.concatenate)),
+           lambda a, b, k: _flat(np.meshgrid(_py(a), _py(b), indexing=_or(k, "xy")),
+                                 np.concatenate)),
         op("unfold", 1, st.tuples(one, st.sampled_from([0, 1, 2, 5, -1]),
                                   st.sampled_from([1, 2, 0])),
            lambda a, k: mt.unfold(a, *_or(k, (0, 1, 1))),
@@ -551,7 +558,7 @@ def fuzz_rows(op: Any) -> list[Any]:
         op("einsum", 2, st.sampled_from(["ij,jk->ik", "i,i->", "i,j", "...,...", "ii,j",
                                          "ij,ij->", "i,i->i", "bad!", "i,i->j", 3]),
            lambda a, b, k: mt.einsum(_or(k, "...,..."), a, b),
-           lambda a, b, k: np.einsum(_or(k, "...,..."), a, b), _not_finite),
+           lambda a, b, k: np.einsum(_or(k, "...,..."), _py(a), _py(b)), _not_finite),
     ]
 
 
