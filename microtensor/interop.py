@@ -22,13 +22,12 @@ from .shapes import normalize_axis
 from .tensor import Tensor, _make
 
 # NumPy ufuncs that run a registered op (ops/registry.py: `numpy=`), with the op's arguments,
-# plus two that are spelled with other ops
+# plus np.positive, which is the tensor itself
 _UFUNCS: dict[Any, Any] = {
     route: entry.fn for entry in REGISTRY.values() for route in entry.numpy
     if isinstance(route, np.ufunc)
 }
 _UFUNCS[np.positive] = lambda x: x
-_UFUNCS[np.square] = lambda x: ops.pow(x, 2)
 
 # zero almost everywhere and without an op of their own (np.sign, np.floor, ... run their
 # ops, with zero gradients as in PyTorch): returned untracked, like comparisons
