@@ -102,35 +102,31 @@ def _std(*args: Any, **kwargs: Any) -> Tensor:
     return ops.sqrt(_var(*args, name="std", **kwargs))
 
 
-def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
-    _refuse("dot", out=out)
+def _product(name: str, a: Any, b: Any, hint: str, two_d: Any) -> Tensor:
+    """np.dot / np.inner on Tensors: a scalar operand multiplies, 1-D and 2-D operands run
+    `two_d` (a matmul), and higher ranks, which no microtensor op sums the same way, are
+    refused when a gradient would be lost (NumPy's result otherwise)."""
     nd_a, nd_b = np.ndim(a), np.ndim(b)
     if nd_a == 0 or nd_b == 0:
         return ops.mul(a, b)
     if nd_a > 2 or nd_b > 2:
         if _tracked((a, b)):
-            raise TypeError(
-                f"np.dot of {nd_a}-D and {nd_b}-D operands would drop the gradient (np.dot "
-                "sums over the last axis of a and the second-to-last of b, which no "
-                "microtensor op does): use a @ b (batched over the leading axes), or reshape "
-                "first; or call it on t.detach() if no gradient is needed"
-            )
-        return np.dot(_strip(a), _strip(b))
-    return ops.matmul(a, b)
+            raise TypeError(f"np.{name} of {nd_a}-D and {nd_b}-D operands would drop the "
+                            f"gradient{hint}; or call it on t.detach() if no gradient is needed")
+        return getattr(np, name)(_strip(a), _strip(b))
+    return two_d(a, b)
+
+
+def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
+    _refuse("dot", out=out)
+    return _product("dot", a, b, " (np.dot sums over the last axis of a and the second-to-last "
+                    "of b, which no microtensor op does): use a @ b (batched over the leading "
+                    "axes), or reshape first", ops.matmul)
 
 
 def _inner(a: Any, b: Any) -> Tensor:
-    nd_a, nd_b = np.ndim(a), np.ndim(b)
-    if nd_a == 0 or nd_b == 0:
-        return ops.mul(a, b)
-    if nd_a > 2 or nd_b > 2:
-        if _tracked((a, b)):
-            raise TypeError(
-                f"np.inner of {nd_a}-D and {nd_b}-D operands would drop the gradient: use "
-                "a @ mt.swapaxes(b, -1, -2); or call it on t.detach() if no gradient is needed"
-            )
-        return np.inner(_strip(a), _strip(b))
-    return ops.matmul(a, ops.transpose(_t(b)))
+    return _product("inner", a, b, ": use a @ mt.swapaxes(b, -1, -2)",
+                    lambda a, b: ops.matmul(a, ops.transpose(_t(b))))
 
 
 def _reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None,
