@@ -152,6 +152,9 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on `args` and return its output Tensor, recording the graph if needed."""
+        state = _state
+        if state.transforms:  # mt.func's forward mode or vmap is active: it runs the op
+            return _transformed(cls, args, kwargs)
         node = _new(cls)
         node.saved = ()
         raw = []
@@ -171,7 +174,6 @@ class Function:
                 raw.append(a)
             edges.append(None)
             needs.append(False)
-        state = _state
         record = requires and state.grad_enabled
         # known before forward, as in PyTorch, so a forward can skip saving what no
         # gradient will need
@@ -213,6 +215,19 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _transformed(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Hand the op call `cls.apply(*args, **kwargs)` to the innermost active function transform
+    (`transform.process(cls, args, kwargs)`), with that transform taken off the stack while it
+    runs: the ops it calls itself go to the next transform out, or straight to the op. This is
+    how transforms nest (vmap of jvp): each sees only the calls of the level inside it."""
+    stack = _state.transforms
+    _state.transforms = stack[:-1]
+    try:
+        return stack[-1].process(cls, args, kwargs)
+    finally:
+        _state.transforms = stack
 
 
 def _undeclared(node: Function, i: int) -> TypeError:

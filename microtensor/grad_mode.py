@@ -18,6 +18,9 @@ class _State(threading.local):
     grad_enabled: bool = True
     anomaly: bool = False
     scope: tuple[Any, ...] = ()
+    # active function transforms (mt.func's forward mode, vmap), innermost last; Function.apply
+    # hands every op call to the innermost one (see function._transformed)
+    transforms: tuple[Any, ...] = ()
 
 
 _state = _State()
