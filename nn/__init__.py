@@ -27,5 +27,17 @@ __all__ = [
     "optim", "save", "study", "utils",
 ]
 
+# the layer families of issue 17, one file each; their names join __all__ as they are written
+from . import attention, conv, data, normalization, pooling, rnn, sparse  # noqa: E402
+from .attention import *  # noqa: E402, F403
+from .conv import *  # noqa: E402, F403
+from .normalization import *  # noqa: E402, F403
+from .pooling import *  # noqa: E402, F403
+from .rnn import *  # noqa: E402, F403
+from .sparse import *  # noqa: E402, F403
+
+__all__ += [name for family in (conv, pooling, normalization, sparse, rnn, attention)
+            for name in family.__all__] + ["data"]
+
 from . import datasets, manual, study  # noqa: E402  (they build on the layers above)
 from .estimator import NeuralNetwork  # noqa: E402

@@ -255,3 +255,14 @@ def _tensor(x: Any, where: str) -> Tensor:
     if isinstance(x, np.ndarray) or isinstance(x, (list, tuple, float, int)):
         return Tensor(x)
     raise TypeError(f"{where}: expected a Tensor or an array, got {type(x).__name__}")
+
+
+# the functional forms of the layers in nn/conv.py, nn/pooling.py, nn/normalization.py,
+# nn/sparse.py, nn/rnn.py and nn/attention.py (conv2d, max_pool2d, layer_norm, embedding,
+# scaled_dot_product_attention, ...) live beside them, one file per family
+from . import _fconv, _fnorm, _fseq  # noqa: E402
+from ._fconv import *  # noqa: E402, F403
+from ._fnorm import *  # noqa: E402, F403
+from ._fseq import *  # noqa: E402, F403
+
+__all__ += _fconv.__all__ + _fnorm.__all__ + _fseq.__all__

@@ -1,0 +1,3 @@
+"""(being written: issue 17)"""
+
+__all__: list[str] = []
