@@ -56,7 +56,8 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-_INTERNAL = ("_name", "_forward_hooks", "_forward_pre_hooks", "_plain_containers", "training")
+_INTERNAL = ("_name", "_forward_hooks", "_forward_pre_hooks", "_plain_containers", "training",
+             "_buffers")
 
 
 def _may_grow(value: Any) -> bool:
@@ -73,6 +74,22 @@ def _is_member(value: Any) -> bool:
     if isinstance(value, dict):
         return any(isinstance(v, (Module, Parameter)) for v in value.values())
     return False
+
+
+def _as_buffer(owner: str, name: str, value: Any) -> Tensor | None:
+    """A buffer's value as a Tensor that takes no gradient (an array or a number is wrapped,
+    not copied, so the caller's array is the buffer), or None."""
+    if value is None:
+        return None
+    if isinstance(value, Parameter):
+        raise TypeError(f"{owner}: buffer {name!r} cannot be a Parameter (assign it as a "
+                        "parameter instead)")
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+        return Tensor(np.asarray(value))
+    raise TypeError(f"{owner}: buffer {name!r} must be an array, a Tensor or None, got "
+                    f"{type(value).__name__}")
 
 
 class Module:
@@ -98,6 +115,7 @@ class Module:
         d["_forward_hooks"] = []
         d["_forward_pre_hooks"] = []
         d["_plain_containers"] = False
+        d["_buffers"] = {}  # buffer name -> persistent (the values are plain attributes)
         return self
 
     def __init__(self) -> None:
@@ -105,6 +123,8 @@ class Module:
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, key: str, value: Any) -> None:
+        if key in self.__dict__.get("_buffers", ()):
+            value = _as_buffer(type(self).__name__, key, value)
         object.__setattr__(self, key, value)
         if key not in _INTERNAL and (_is_member(value) or _may_grow(value)):
             self._rename()
@@ -112,6 +132,7 @@ class Module:
     def __delattr__(self, key: str) -> None:
         member = _is_member(self.__dict__.get(key))
         object.__delattr__(self, key)
+        self.__dict__["_buffers"].pop(key, None)
         if member:
             self._rename()
 
@@ -250,8 +271,69 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register `tensor` (an array, a Tensor or None) as the buffer `name`: state that is
+        not learned (BatchNorm's running statistics), reachable as `self.<name>`, listed by
+        `buffers()`, cast by `to()` when floating, and, when `persistent`, saved in
+        `state_dict()` under its dotted name (`"0.running_mean"`), as PyTorch's."""
+        owner = type(self).__name__
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{owner}.register_buffer: the name must be a non-empty string "
+                           f"without '.', got {name!r}")
+        if name in _INTERNAL or (hasattr(self, name) and name not in self._buffers):
+            raise KeyError(f"{owner}.register_buffer: attribute {name!r} already exists")
+        value = _as_buffer(f"{owner}.register_buffer", name, tensor)
+        self._buffers[name] = bool(persistent)
+        object.__setattr__(self, name, value)
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[
+            tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer that is not None, module by module in the
+        order of `named_modules()` (only this module's own with `recurse=False`)."""
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        seen: set[int] = set()
+        for path, m in mods:
+            for name in m._buffers:
+                value = m.__dict__.get(name)
+                if value is not None and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{path}.{name}" if path else name), value
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer that is not None, in the order of `named_buffers()`."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """(key, Tensor) of the state dict: the parameters in `named_parameters()` order, each
+        module's persistent buffers right after the module's parameters and sub-modules (so
+        `"1.weight", "1.bias", "1.running_mean"` as PyTorch lists them)."""
+        if self._plain_containers:
+            self._rename()
+        seen: set[int] = {id(self)}
+        stack = [("", self, self._members())]
+        while stack:
+            path, module, members = stack[-1]
+            for key, value in members:
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+                full = f"{path}.{key}" if path else key
+                if isinstance(value, Parameter):
+                    yield full, value
+                else:
+                    stack.append((full, value, value._members()))
+                    break
+            else:
+                stack.pop()
+                for name, persistent in module._buffers.items():
+                    value = module.__dict__.get(name)
+                    if persistent and value is not None:
+                        yield (f"{path}.{name}" if path else name), value
+
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
-        """Cast every parameter (and its gradient) to the floating `dtype` in place, keeping
+        """Cast every parameter (and its gradient) and every floating buffer to the floating
+        `dtype` in place, keeping
         the same Parameter objects (an optimizer built before still holds them), as PyTorch's
         `module.to`: `m.to(mt.float32)`, `m.to("cpu")`, `m.to("cpu", np.float64)`. The only
         device is the CPU. Returns self."""
@@ -277,6 +359,9 @@ class Module:
             p.data = p.data.astype(dtype, copy=False)
             if p.grad is not None:
                 p.grad.data = p.grad.data.astype(dtype, copy=False)
+        for b in self.buffers():  # float buffers follow; counters stay integers, as PyTorch's
+            if b.dtype.kind == "f":
+                b.data = b.data.astype(dtype, copy=False)
         return self
 
     def float(self) -> Module:
@@ -362,13 +447,16 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Name -> a copy of each parameter's array, in `named_parameters()` order."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Name -> a copy of each parameter's array, in `named_parameters()` order, with the
+        persistent buffers (`"bn.running_mean"`, `"bn.num_batches_tracked"`) after the
+        parameters of the module that holds them."""
+        return {name: t.data.copy() for name, t in self._state_items()}
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy arrays (or Tensors) from `state_dict` into the parameters, in place.
+        """Copy arrays (or Tensors) from `state_dict` into the parameters and persistent
+        buffers, in place.
 
         Everything is checked before anything is written, so a failure changes nothing.
         Strict: a missing, unexpected, mis-shaped or mis-typed key is one ValueError listing
@@ -380,7 +468,7 @@ class Module:
                 f"load_state_dict: expected a dict of parameter name -> array (what "
                 f"state_dict() or nn.load() return), got {type(state_dict).__name__}"
             )
-        params = dict(self.named_parameters())
+        params = dict(self._state_items())
         values = {}
         problems = []
         for key, value in state_dict.items():
