@@ -577,16 +577,36 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        from .grad_mode import is_grad_enabled
+        """`t[index] = value`. Without a graph (nothing involved requires grad, or under
+        no_grad) the write is in place, as in NumPy, and noted for the version check. With
+        one, it is the op SetItem (microtensor/ops/setitem.py): the tensor takes a copy with
+        the value written, and its history becomes SetItem(old history, value), so the
+        overwritten positions get no gradient and `value` gets theirs. A leaf that requires
+        grad cannot be assigned into (its gradient would no longer be that of its values)."""
+        from .grad_mode import _state
 
-        if self._requires_grad and is_grad_enabled():
+        tracked = _state.grad_enabled and (
+            self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
+        if not tracked:
+            _versions.note_change(self.data)
+            self.data[index] = value.data if isinstance(value, Tensor) else value
+            return
+        if self._requires_grad and self.grad_fn is None:
             raise RuntimeError(
-                "setitem: in-place assignment to a tensor that requires grad would corrupt its "
-                "gradient; build a new tensor (mt.where, mt.concatenate) or assign under "
-                "mt.no_grad()"
+                "setitem: in-place assignment to a leaf tensor that requires grad would corrupt "
+                "its gradient; assign into a copy (y = x.clone(); y[i] = v), build a new tensor "
+                "(mt.where, mt.concatenate), or assign under mt.no_grad()"
             )
-        _versions.note_change(self.data)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        if _state.transforms:
+            raise NotImplementedError(
+                "setitem: assignment inside mt.func.jvp / vmap is not supported; build the "
+                "value with mt.where or mt.scatter instead"
+            )
+        from .ops.setitem import SetItem
+        from .ops.shape import _clean_index
+
+        new = SetItem.apply(self, value, index=_clean_index(index))
+        self.data, self.grad_fn, self._requires_grad = new.data, new.grad_fn, new._requires_grad
 
     # ----------------------------------------------------------------- Python protocol
     def __len__(self) -> int:
