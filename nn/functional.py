@@ -35,7 +35,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
     "dropout", "elu", "gelu", "glu", "hardsigmoid", "hardswish", "hardtanh", "l1_loss",
     "leaky_relu", "linear", "log_softmax", "logsigmoid", "mish", "mse_loss", "nll_loss",
-    "one_hot", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus",
+    "one_hot", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus",
     "softsign", "tanh", "tanhshrink",
 ]
 
@@ -225,6 +225,63 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     scale = (mt.default_generator().random(x.shape) >= p).astype(x.dtype)
     scale *= 1.0 / (1.0 - p)
     return x * scale
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+              "circular": "wrap"}
+
+
+def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """PyTorch's F.pad: `pad` lists (before, after) pairs starting from the LAST axis:
+    (left, right) pads the last axis, (left, right, top, bottom) the last two, and so on.
+    Modes "constant" (filled with `value`, default 0; a negative width crops), "reflect"
+    (mirror without repeating the edge; each width must be smaller than the axis),
+    "replicate" (repeat the edge) and "circular" (wrap around; width at most the axis).
+    `mt.pad` takes NumPy's form (pairs from the FIRST axis) and modes."""
+    x = _tensor(input, "pad")
+    try:
+        flat = [int(p) for p in pad]
+        if any(float(p) != int(p) or isinstance(p, bool) for p in pad):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise TypeError(f"pad: pad must be a sequence of integers, got {pad!r}") from None
+    if len(flat) % 2 or len(flat) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: pad must have an even length of at most 2 * ndim = {2 * x.ndim} for a "
+            f"tensor of shape {x.shape}, got {len(flat)} values")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
+    if value is not None and mode != "constant":
+        raise ValueError(f"pad: value is only used by mode='constant', not {mode!r}")
+    widths = [(0, 0)] * x.ndim
+    for k in range(len(flat) // 2):  # pair k pads axis -1 - k
+        widths[x.ndim - 1 - k] = (flat[2 * k], flat[2 * k + 1])
+    for axis, (before, after) in enumerate(widths):
+        size = x.shape[axis]
+        if mode != "constant" and min(before, after) < 0:
+            raise ValueError(f"pad: negative widths crop only in mode='constant', got "
+                             f"{(before, after)} for axis {axis} in mode {mode!r}")
+        if mode == "reflect" and max(before, after) >= size:
+            raise ValueError(f"pad: reflect widths must be smaller than the axis, got "
+                             f"{(before, after)} for axis {axis} of size {size}")
+        if mode == "circular" and max(before, after) > size:
+            raise ValueError(f"pad: circular widths must be at most the axis, got "
+                             f"{(before, after)} for axis {axis} of size {size}")
+        if mode == "replicate" and size == 0 and max(before, after) > 0:
+            raise ValueError(f"pad: cannot replicate the edge of axis {axis}, which is empty")
+        if size + before + after < 0:
+            raise ValueError(f"pad: widths {(before, after)} crop more than axis {axis} of "
+                             f"size {size} holds")
+    grow = [(max(b, 0), max(a, 0)) for b, a in widths]
+    out = x
+    if any(b or a for b, a in grow):
+        out = mt.pad(x, grow, mode=_PAD_MODES[mode],
+                     value=None if value is None else _number(value, "pad", "value"))
+    if any(b < 0 or a < 0 for b, a in widths):
+        crop = tuple(slice(-min(b, 0), out.shape[i] + min(a, 0))
+                     for i, (b, a) in enumerate(widths))
+        out = out[crop]
+    return out
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float64) -> np.ndarray:
