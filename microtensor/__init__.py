@@ -50,6 +50,7 @@ from .random import default_generator, manual_seed
 from .tensor import RemovableHandle, Tensor  # first: the ops import it
 from . import graph  # noqa: F401 - mt.graph: read-only node views, record_backward
 from . import viz  # noqa: F401 - mt.viz (graphviz itself is imported only when drawing)
+from . import func  # noqa: F401 - mt.func: vjp, jvp, jacobian, hessian, grad, vmap
 
 __version__ = "0.1.0"
 

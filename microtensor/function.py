@@ -105,6 +105,19 @@ class Function:
         """Map the output's gradient to the inputs' gradients; override in subclasses."""
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Forward mode: map one tangent per positional argument of `forward` (None where that
+        argument carries none) to the output's tangent, sum_i d(out)/d(arg_i) . tangent_i, in
+        the output's shape (None when every tangent is None). Called on the node right after
+        its `forward`, so it may read what forward kept; written like backward (operators,
+        ufuncs, the vocabulary), so it runs on arrays and, recorded, on Tensors. An op
+        without a rule says so when mt.func.jvp reaches it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no forward-mode rule: define "
+            f"{type(self).__name__}.jvp(self, *tangents) to use it under mt.func.jvp, "
+            "mt.func.jacobian(mode='forward') or forward_ad"
+        )
+
     @property
     def _freed(self) -> bool:
         """True once a backward without retain_graph has released this node's saved values."""
@@ -228,6 +241,73 @@ def _transformed(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, A
         return stack[-1].process(cls, args, kwargs)
     finally:
         _state.transforms = stack
+
+
+def _run_for_jvp(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 tangent_mask: list[bool], record_graph: bool = True
+                 ) -> tuple[Tensor, Function, bool]:
+    """`cls.apply(*args, **kwargs)` for forward mode: the same steps, but the node is returned
+    too (its `jvp` runs next, on what forward kept) and `needs_input_grad` is also True for
+    every argument that carries a tangent (`tangent_mask`), so that forward saves what jvp
+    needs. The node joins the reverse graph, as apply would make it, when some input
+    requires grad in grad mode (and `record_graph`); the bool says whether it did. A copy of
+    apply's steps rather than a parameter of apply: apply is the hottest function of the
+    library, and forward mode must not cost it anything."""
+    state = _state
+    node = _new(cls)
+    node.saved = ()
+    raw = []
+    edges = []
+    needs = []
+    requires = False
+    for a in args:
+        if isinstance(a, Tensor):
+            raw.append(a.data)
+            if a._requires_grad:
+                requires = True
+                fn = a.grad_fn
+                edges.append(a if fn is None else fn)
+                needs.append(True)
+                continue
+        else:
+            raw.append(a)
+        edges.append(None)
+        needs.append(False)
+    record = requires and state.grad_enabled and record_graph
+    node.needs_input_grad = tuple((n and record) or m for n, m in zip(needs, tangent_mask))
+    node._raw_inputs = raw
+    try:
+        result = node.forward(*raw, **kwargs)
+    except _ERRORS as e:
+        raise _wrap_error(cls.__name__, e, args) from None
+    except FloatingPointError as e:
+        raise _float_error(cls.__name__, "forward", e) from None
+    finally:
+        node._raw_inputs = None
+    out = result if type(result) is np.ndarray else np.asarray(result)
+    saved = node.saved
+    if saved:
+        src = node._saved_src
+        i = -1
+        for s in saved:
+            i += 1
+            if src[i] == -1 and s is not result and s is not out:
+                raise _undeclared(node, i)
+    if state.anomaly:
+        _check_forward(cls.__name__, raw, out)
+    node._edges = edges
+    # the output's shape and dtype, which a jvp rule may read (apply keeps them only on nodes
+    # of the graph)
+    node._shape = out.shape
+    node._dtype = out.dtype
+    if not record or out.dtype.kind != "f":
+        return _make(out), node, False
+    node._kwargs = kwargs or None
+    node._scope = state.scope
+    node._seq = _next_seq()
+    if state.anomaly:
+        node._trace = traceback.extract_stack()[:-1]
+    return _make(out, True, node), node, True
 
 
 def _undeclared(node: Function, i: int) -> TypeError:

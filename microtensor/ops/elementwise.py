@@ -27,6 +27,9 @@ class Add(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         return grad, grad
 
+    def jvp(self, tx: Any, ty: Any) -> Any:
+        return V.add_tangents(tx, ty)
+
 
 class Sub(Function):
     """x - y.   d/dx = 1,  d/dy = -1"""
@@ -36,6 +39,9 @@ class Sub(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         return grad, (-grad if self.needs_input_grad[1] else None)
+
+    def jvp(self, tx: Any, ty: Any) -> Any:
+        return V.add_tangents(tx, None if ty is None else -ty)
 
 
 class Mul(Function):
@@ -49,6 +55,10 @@ class Mul(Function):
         x, y = self.saved
         need_x, need_y = self.needs_input_grad
         return (grad * y if need_x else None), (grad * x if need_y else None)
+
+    def jvp(self, tx: Any, ty: Any) -> Any:
+        x, y = self.saved
+        return V.add_tangents(None if tx is None else tx * y, None if ty is None else x * ty)
 
 
 class Div(Function):
@@ -66,6 +76,11 @@ class Div(Function):
         grad_y = -grad * out / y if need_y else None
         return grad_x, grad_y
 
+    def jvp(self, tx: Any, ty: Any) -> Any:
+        y, out = self.saved
+        return V.add_tangents(None if tx is None else tx / y,
+                              None if ty is None else -ty * out / y)
+
 
 class Neg(Function):
     """-x.   d/dx = -1"""
@@ -75,6 +90,9 @@ class Neg(Function):
 
     def backward(self, grad: Any) -> Any:
         return -grad
+
+    def jvp(self, t: Any) -> Any:
+        return -t
 
 
 class Pow(Function):
@@ -113,6 +131,10 @@ class Pow(Function):
             grad_y = grad * out * log_x
         return grad_x, grad_y
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 def _singular_zero_power(x: Any, y: Any, tiny: float) -> np.ndarray:
     """Where y == 0 and x ** -1 is not finite (x zero, subnormal or nan)."""
@@ -140,6 +162,10 @@ class Exp(Function):
         (out,) = self.saved
         return grad * out
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Log(Function):
     """log(x).   d/dx = 1 / x"""
@@ -152,6 +178,10 @@ class Log(Function):
         (x,) = self.saved
         return grad / x
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Log1p(Function):
     """log(1 + x), precise for small x (NumPy's log1p).   d/dx = 1 / (1 + x)"""
@@ -163,6 +193,10 @@ class Log1p(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / (1 + x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Sqrt(Function):
@@ -177,6 +211,10 @@ class Sqrt(Function):
         (out,) = self.saved
         return grad * 0.5 / out
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Abs(Function):
     """|x|.   d/dx = sign(x)  (0 at x == 0: the average of -1 and +1)"""
@@ -190,6 +228,10 @@ class Abs(Function):
         (sign,) = self.saved
         return grad * sign
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Tanh(Function):
     """tanh(x).   d/dx = 1 - tanh(x)**2 = 1 - out**2"""
@@ -202,6 +244,10 @@ class Tanh(Function):
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
         return V.tanh_grad(grad, out)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Sigmoid(Function):
@@ -221,6 +267,10 @@ class Sigmoid(Function):
         (out,) = self.saved
         return V.sigmoid_grad(grad, out)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Relu(Function):
     """relu(x) = max(x, 0).   d/dx = 1 if x > 0, 0 if x < 0, 0.5 at x == 0"""
@@ -232,6 +282,10 @@ class Relu(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad * V.relu_slope(x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Clip(Function):
@@ -255,6 +309,10 @@ class Clip(Function):
             slope = slope * (0.5 * ((x < self.hi).astype(x.dtype) + (x <= self.hi)))
         return slope
 
+    def jvp(self, t: Any, t_lo: Any = None, t_hi: Any = None) -> Any:
+        (x,) = self.saved
+        return t * V.mask(self._slope, x)
+
 
 class Maximum(Function):
     """maximum(x, y).   d/dx = 1 where x > y, 0.5 where x == y;  d/dy likewise"""
@@ -267,6 +325,10 @@ class Maximum(Function):
         x, y = self.saved
         return _pick(grad, x, y, self.needs_input_grad)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Minimum(Function):
     """minimum(x, y).   d/dx = 1 where x < y, 0.5 where x == y;  d/dy likewise"""
@@ -278,6 +340,10 @@ class Minimum(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         x, y = self.saved
         return _pick(grad, y, x, self.needs_input_grad)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 def _pick(grad: Any, big: Any, small: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
@@ -302,6 +368,10 @@ class Where(Function):
         grad_b = V.where(cond, 0, grad) if need_b else None
         return None, grad_a, grad_b
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Cast(Function):
     """x.astype(dtype).   d/dx = 1 (the engine casts the gradient back to x's dtype)"""
@@ -311,6 +381,9 @@ class Cast(Function):
 
     def backward(self, grad: Any) -> tuple[Any, None]:
         return grad, None
+
+    def jvp(self, t: Any, t_dtype: Any = None) -> Any:
+        return t  # mt.forward_ad casts it to the output's dtype (none for an integer output)
 
 
 # ---------------------------------------------------------------------- functional API

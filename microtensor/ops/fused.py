@@ -80,6 +80,16 @@ class Linear(Function):
             return grad_x, grad_w
         return grad_x, grad_w, (V.column_sum(rows) if needs[2] else None)
 
+    def jvp(self, tx: Any, tw: Any, tb: Any = None) -> Any:
+        x, weight = self.saved[:2]
+        return self._affine_jvp(x, weight, tx, tw, tb)
+
+    @staticmethod
+    def _affine_jvp(x: Any, weight: Any, tx: Any, tw: Any, tb: Any) -> Any:
+        """The tangent of z = x @ weight + bias: tx @ weight + x @ tw + tb."""
+        return V.add_tangents(None if tx is None else V.matmul(tx, weight),
+                              None if tw is None else V.matmul(x, tw), tb)
+
 
 class LinearSigmoid(Linear):
     """sigmoid(x @ weight + bias).   dz = grad * out * (1 - out), then Linear's rule with dz
@@ -98,6 +108,10 @@ class LinearSigmoid(Linear):
         x, weight, out = self.saved
         return self._grads(V.sigmoid_grad(grad, out), x, weight)
 
+    def jvp(self, tx: Any, tw: Any, tb: Any = None) -> Any:
+        x, weight, out = self.saved
+        return V.sigmoid_grad(self._affine_jvp(x, weight, tx, tw, tb), out)
+
 
 class LinearTanh(Linear):
     """tanh(x @ weight + bias).   dz = grad * (1 - out**2), then Linear's rule with dz
@@ -113,6 +127,10 @@ class LinearTanh(Linear):
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out = self.saved
         return self._grads(V.tanh_grad(grad, out), x, weight)
+
+    def jvp(self, tx: Any, tw: Any, tb: Any = None) -> Any:
+        x, weight, out = self.saved
+        return V.tanh_grad(self._affine_jvp(x, weight, tx, tw, tb), out)
 
 
 class LinearReLU(Linear):
@@ -134,6 +152,11 @@ class LinearReLU(Linear):
         x, weight, out, at_zero = self.saved
         slope = V.relu_slope_of_output(out, at_zero)  # a new constant array
         return self._grads(V.mul_(slope, grad), x, weight)  # the slope array becomes dz
+
+    def jvp(self, tx: Any, tw: Any, tb: Any = None) -> Any:
+        x, weight, out, at_zero = self.saved
+        slope = V.relu_slope_of_output(out, at_zero)
+        return self._affine_jvp(x, weight, tx, tw, tb) * slope
 
 
 # one function per activation, so that nn.Linear looks its function up once (when the

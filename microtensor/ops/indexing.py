@@ -72,6 +72,9 @@ class Flip(Function):
     def backward(self, grad: Any) -> Any:
         return grad[self.index]
 
+    def jvp(self, t: Any) -> Any:
+        return t[self.index]
+
 
 @register(method=True, numpy=np.flip)
 def flip(x: Any, axis: Any = None, *, dims: Any = None) -> Tensor:
@@ -104,6 +107,9 @@ class Roll(Function):
 
     def backward(self, grad: Any) -> Any:
         return _roll(grad, tuple(-s for s in self.shift), self.axis)
+
+    def jvp(self, t: Any) -> Any:
+        return _roll(t, self.shift, self.axis)
 
 
 @register(method=True, numpy=np.roll)
@@ -153,6 +159,10 @@ class _Triangle(Function):
     def backward(self, grad: Any) -> Any:
         (mask,) = self.saved
         return V.where(mask, grad, 0)
+
+    def jvp(self, t: Any, t_k: Any = None) -> Any:
+        (mask,) = self.saved
+        return V.where(mask, t, 0)
 
 
 class Tril(_Triangle):
@@ -237,6 +247,11 @@ class Pad(Function):
             return grad[self.index]
         return _scatter_add(grad, self.in_shape, self.index)
 
+    def jvp(self, t: Any, *rest: Any) -> Any:
+        if self.mode == "constant":  # zeros in the border: the value is a constant
+            return _scatter_add(t, self._shape, self.index)
+        return t[self.index]  # each output element is a copy of the input at `index`
+
 
 def _pad_width(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
     """NumPy's pad_width forms (n, (n,), (before, after), one pair per axis) as pairs."""
@@ -295,6 +310,10 @@ class Tile(Function):
     def backward(self, grad: Any) -> Any:
         return grad.reshape(self.blocks).sum(axis=self.block_axes).reshape(self.in_shape)
 
+    def jvp(self, t: Any, t_reps: Any = None) -> Any:
+        shape = tuple(1 if i % 2 == 0 else n for i, n in enumerate(self.blocks))
+        return V.broadcast_to(t.reshape(shape), self.blocks).reshape(self._shape)
+
 
 @register(method=True, numpy=np.tile)
 def tile(x: Any, reps: Any) -> Tensor:
@@ -347,6 +366,9 @@ class RepeatInterleave(Function):
                 n *= s
             return _scatter_add(grad, (n,), self.index).reshape(self.in_shape)
         return _scatter_add(grad, self.in_shape, self.index)
+
+    def jvp(self, t: Any, *rest: Any) -> Any:
+        return (t.reshape(-1) if self.axis is None else t)[self.index]
 
 
 @register(method=True, numpy=np.repeat)
@@ -472,6 +494,9 @@ class Diagonal(Function):
     def backward(self, grad: Any) -> Any:
         return _scatter_add(grad, self.moved_shape, self.index).transpose(self.inverse)
 
+    def jvp(self, t: Any) -> Any:
+        return t.transpose(self.perm)[self.index]
+
 
 @register(method=True, numpy=np.diagonal)
 def diagonal(x: Any, offset: Any = 0, axis1: Any = None, axis2: Any = None, *,
@@ -505,6 +530,9 @@ class Gather(Function):
 
     def backward(self, grad: Any) -> Any:
         return _scatter_add(grad, self.in_shape, self.index)
+
+    def jvp(self, t: Any) -> Any:
+        return t[self.index]
 
 
 def _index_array(index: Any, op: str) -> np.ndarray:
@@ -621,6 +649,15 @@ class Scatter(Function):
             return grad, grad[self.index]
         written, won = self.saved
         return V.where(written, 0, grad), V.where(won, grad[self.index], 0)
+
+    def jvp(self, tx: Any, tsrc: Any) -> Any:
+        if self.add:
+            return V.add_tangents(tx, None if tsrc is None else _scatter_add(
+                tsrc, self._shape, self.index))
+        written, won = self.saved  # a written element's tangent is its (last) source's
+        return V.add_tangents(None if tx is None else V.where(written, 0, tx),
+                              None if tsrc is None else _scatter_add(
+                                  V.where(won, tsrc, 0), self._shape, self.index))
 
 
 class ScatterAdd(Scatter):
@@ -781,6 +818,9 @@ class Unfold(Function):
     def backward(self, grad: Any) -> Any:
         return _scatter_add(grad.transpose(self.inverse), self.in_shape, self.index)
 
+    def jvp(self, t: Any) -> Any:
+        return t[self.index].transpose(self.perm)
+
 
 @register(method=True)
 def unfold(x: Any, dimension: Any, size: Any, step: Any) -> Tensor:
@@ -905,6 +945,18 @@ class Einsum(Function):
             [size[c] if j == unique.index(c) else 1 for j in range(len(unique))])
             for c in term)
         return _scatter_add(g, shape, index)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Multilinear: the einsum with operand k replaced by its tangent, summed over k."""
+        total = None
+        for k, t in enumerate(tangents):
+            if t is None:
+                continue
+            others = tuple(v for i, v in enumerate(self.saved) if i != k)
+            terms = [self.terms[k], *(s for i, s in enumerate(self.terms) if i != k)]
+            part = _contract(t, ",".join(terms) + "->" + self.out, others)
+            total = part if total is None else total + part
+        return total
 
 
 @register(numpy=np.einsum)

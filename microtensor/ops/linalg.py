@@ -48,6 +48,11 @@ class MatMul(Function):
                 grad_y = grad_y[..., 0]
         return grad_x, grad_y
 
+    def jvp(self, tx: Any, ty: Any) -> Any:
+        x, y = self.saved
+        return V.add_tangents(None if tx is None else V.matmul(tx, y),
+                              None if ty is None else V.matmul(x, ty))
+
 
 def _check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
     """Raise a ValueError naming both shapes unless np.matmul accepts them."""

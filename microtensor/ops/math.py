@@ -45,6 +45,10 @@ class Sin(Function):
         (x,) = self.saved
         return grad * np.cos(x)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Cos(Function):
     """cos(x).   d/dx = -sin(x)"""
@@ -56,6 +60,10 @@ class Cos(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return -grad * np.sin(x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Tan(Function):
@@ -70,6 +78,10 @@ class Tan(Function):
         (out,) = self.saved
         return grad * (1 + out * out)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Arcsin(Function):
     """arcsin(x).   d/dx = 1 / sqrt(1 - x**2)"""
@@ -81,6 +93,10 @@ class Arcsin(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / np.sqrt(1 - x * x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Arccos(Function):
@@ -94,6 +110,10 @@ class Arccos(Function):
         (x,) = self.saved
         return -grad / np.sqrt(1 - x * x)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Arctan(Function):
     """arctan(x).   d/dx = 1 / (1 + x**2)"""
@@ -105,6 +125,10 @@ class Arctan(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / (1 + x * x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Arctan2(Function):
@@ -121,6 +145,10 @@ class Arctan2(Function):
         scaled = grad / (x * x + y * y)
         return (scaled * x if need_y else None), (-scaled * y if need_x else None)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 # ------------------------------------------------------------------ hyperbolic
 class Sinh(Function):
@@ -134,6 +162,10 @@ class Sinh(Function):
         (x,) = self.saved
         return grad * np.cosh(x)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Cosh(Function):
     """cosh(x).   d/dx = sinh(x)"""
@@ -145,6 +177,10 @@ class Cosh(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad * np.sinh(x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Arcsinh(Function):
@@ -158,6 +194,10 @@ class Arcsinh(Function):
         (x,) = self.saved
         return grad / np.sqrt(x * x + 1)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Arccosh(Function):
     """arccosh(x), x >= 1.   d/dx = 1 / sqrt(x**2 - 1)"""
@@ -170,6 +210,10 @@ class Arccosh(Function):
         (x,) = self.saved
         return grad / np.sqrt(x * x - 1)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Arctanh(Function):
     """arctanh(x), |x| < 1.   d/dx = 1 / (1 - x**2)"""
@@ -181,6 +225,10 @@ class Arctanh(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / (1 - x * x)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 # ------------------------------------------------------------------ exponents and logarithms
@@ -198,6 +246,10 @@ class Expm1(Function):
         (x,) = self.saved
         return grad * V.exp(x)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Exp2(Function):
     """2 ** x.   d/dx = ln(2) * out"""
@@ -211,6 +263,10 @@ class Exp2(Function):
         (out,) = self.saved
         return grad * out * _LN2
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Log2(Function):
     """log2(x).   d/dx = 1 / (x ln 2)"""
@@ -223,6 +279,10 @@ class Log2(Function):
         (x,) = self.saved
         return grad / (x * _LN2)
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Log10(Function):
     """log10(x).   d/dx = 1 / (x ln 10)"""
@@ -234,6 +294,10 @@ class Log10(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / (x * _LN10)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Rsqrt(Function):
@@ -248,6 +312,10 @@ class Rsqrt(Function):
         (out,) = self.saved
         return grad * (out * out * out) * -0.5
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Square(Function):
     """x ** 2.   d/dx = 2 x"""
@@ -259,6 +327,10 @@ class Square(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad * 2 * x
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Reciprocal(Function):
@@ -273,6 +345,10 @@ class Reciprocal(Function):
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
         return -grad * (out * out)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Erf(Function):
@@ -290,6 +366,10 @@ class Erf(Function):
         near = np.clip(x, -30.0, 30.0)
         return grad * V.exp(-(near * near)) * _TWO_OVER_SQRT_PI
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Logaddexp(Function):
     """log(exp(x) + exp(y)), without overflow.   d/dx = exp(x - out),  d/dy = exp(y - out)"""
@@ -306,6 +386,10 @@ class Logaddexp(Function):
         grad_y = grad * V.exp(y - out) if need_y else None
         return grad_x, grad_y
 
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
+
 
 class Hypot(Function):
     """sqrt(x**2 + y**2), without overflow.   d/dx = x / out,  d/dy = y / out"""
@@ -319,6 +403,10 @@ class Hypot(Function):
         x, y, out = self.saved
         need_x, need_y = self.needs_input_grad
         return (grad * x / out if need_x else None), (grad * y / out if need_y else None)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 # ------------------------------------------------------------------ piecewise
@@ -335,6 +423,10 @@ class Copysign(Function):
         need_x, need_y = self.needs_input_grad
         grad_x = grad * self.saved[0] if need_x else None
         return grad_x, (V.zeros_like(grad) if need_y else None)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 def _copysign_slope(x: Any, out: np.ndarray) -> np.ndarray:
@@ -355,6 +447,10 @@ class _Piecewise(Function):
 
     def backward(self, grad: Any) -> Any:
         return V.zeros_like(grad)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Sign(_Piecewise):
@@ -390,6 +486,9 @@ class Round(Function):
     def backward(self, grad: Any) -> tuple[Any, None]:
         return V.zeros_like(grad), None
 
+    def jvp(self, t: Any, t_decimals: Any = None) -> Any:
+        return V.zeros_like(t)
+
 
 class FloorDivide(Function):
     """floor(x / y) (Python's //).   d/dx = d/dy = 0, as PyTorch's div(rounding_mode="floor")"""
@@ -401,6 +500,10 @@ class FloorDivide(Function):
         need_x, need_y = self.needs_input_grad
         zero = V.zeros_like(grad)
         return (zero if need_x else None), (zero if need_y else None)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Remainder(Function):
@@ -414,6 +517,10 @@ class Remainder(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         need_x, need_y = self.needs_input_grad
         return (grad if need_x else None), (-grad * self.saved[0] if need_y else None)
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 class Lerp(Function):
@@ -431,6 +538,10 @@ class Lerp(Function):
         grad_e = grad * weight if need_e else None
         grad_w = grad * (end - start) if need_w else None
         return grad_s, grad_e, grad_w
+
+    def jvp(self, *tangents: Any) -> Any:
+        """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
+        return V.diagonal_jvp(self, tangents)
 
 
 

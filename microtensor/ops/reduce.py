@@ -43,6 +43,9 @@ class Sum(_Reduction):
     def backward(self, grad: Any) -> Any:
         return V.broadcast_to(self._expand(grad), self.in_shape)
 
+    def jvp(self, t: Any) -> Any:
+        return t.sum(axis=self.axes, keepdims=self.keepdims)
+
 
 class Mean(_Reduction):
     """mean(x, axis).   d/dx = 1 / n, n = number of elements averaged"""
@@ -54,6 +57,9 @@ class Mean(_Reduction):
 
     def backward(self, grad: Any) -> Any:
         return V.broadcast_to(self._expand(grad) / (self.count or 1), self.in_shape)
+
+    def jvp(self, t: Any) -> Any:
+        return t.mean(axis=self.axes, keepdims=self.keepdims)
 
 
 class Max(_Reduction):
@@ -74,6 +80,10 @@ class Max(_Reduction):
         (mask,) = self.saved  # a constant: always an array
         mask = mask.astype(grad.dtype)
         return self._expand(grad) * (mask / mask.sum(axis=self.axes, keepdims=True))
+
+    def jvp(self, t: Any) -> Any:
+        """A reduction: the slice's partial derivatives times t, summed (V.reduction_jvp)."""
+        return V.reduction_jvp(self, t)
 
 
 class Min(Max):
@@ -113,6 +123,10 @@ class LogSumExp(_Reduction):
             total = V.where(top, 1, total)
         return self._expand(grad) * (e / total)
 
+    def jvp(self, t: Any) -> Any:
+        """A reduction: the slice's partial derivatives times t, summed (V.reduction_jvp)."""
+        return V.reduction_jvp(self, t)
+
 
 def _shifted(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """x minus its (finite) max over `axes`, and that max: every exp(shifted) is <= 1."""
@@ -142,6 +156,9 @@ class Softmax(Function):
         gs = grad * out
         return gs - out * gs.sum(axis=self.axis, keepdims=True)
 
+    def jvp(self, t: Any) -> Any:
+        return self.backward(t)  # the Jacobian diag(s) - s s^T is symmetric
+
 
 class LogSoftmax(Function):
     """log_softmax(x, axis) = x - logsumexp(x).   d/dx = g - softmax(x) * sum(g, axis)"""
@@ -158,6 +175,11 @@ class LogSoftmax(Function):
     def backward(self, grad: Any) -> Any:
         (out,) = self.saved
         return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+    def jvp(self, t: Any) -> Any:
+        """d out = t - sum(softmax(x) * t, axis)"""
+        (out,) = self.saved
+        return t - (np.exp(out) * t).sum(axis=self.axis, keepdims=True)
 
 
 def _floats(x: Any, op: str) -> Tensor:

@@ -104,6 +104,10 @@ class Var(Function):
         centred = x - x.mean(axis=self.axes, keepdims=True)
         return self._expand(grad) * centred * float(2.0 / self.denom)
 
+    def jvp(self, t: Any) -> Any:
+        """A reduction: the slice's partial derivatives times t, summed (V.reduction_jvp)."""
+        return V.reduction_jvp(self, t)
+
 
 class Std(Var):
     """std(x, axis, ddof) = sqrt(var).   d/dx = (x - mean) / ((n - ddof) * std)"""
@@ -194,6 +198,9 @@ class CumSum(_Scan):
         g = grad.reshape(-1) if grad.ndim == 0 else grad
         return self._back(_rev_cumsum(g, self.axis))
 
+    def jvp(self, t: Any) -> Any:
+        return _cumsum(t.reshape(self.flat_shape), self.axis).reshape(self._shape)
+
 
 class CumProd(_Scan):
     """cumprod(x, axis).   d/dx_k = sum over i >= k of g_i * prod_{j <= i, j != k} x_j.
@@ -243,6 +250,33 @@ class CumProd(_Scan):
         head = _cumprod(np.concatenate([ones, xm[..., : n - 1]], axis=-1), -1)
         return self._back((head * tail).transpose(tuple(np.argsort(perm))))
 
+    def jvp(self, t: Any) -> Any:
+        """d y_i = sum_{k <= i} t_k prod_{j <= i, j != k} x_j: y_i * cumsum(t / x)_i where
+        that division is safe (as backward decides), else the division-free table."""
+        x, divisible = self.saved
+        ax, shape = self.axis, self.flat_shape
+        x, t = x.reshape(shape), t.reshape(shape)
+        if divisible:
+            return V.first_order(t, lambda: (_cumsum(t / x, ax) * np.cumprod(x, ax)).reshape(
+                self._shape), lambda: self._table_jvp(x, t))
+        return self._table_jvp(x, t)
+
+    def _table_jvp(self, x: Any, t: Any) -> Any:
+        """The division-free tangent: sum over k <= i of t_k * (prod_{j < k} x_j) *
+        (prod_{k < j <= i} x_j), from the (n, n) table of partial products `_table` uses."""
+        ax, shape = self.axis, self.flat_shape
+        last = len(shape) - 1
+        perm = (*(i for i in range(last + 1) if i != ax), ax)
+        xm, tm = x.transpose(perm), t.transpose(perm)
+        n, lead = shape[ax], xm.shape[:-1]
+        later = np.triu(np.ones((n, n), dtype=bool), 1)
+        table = _cumprod(V.where(later, xm.reshape((*lead, 1, n)), 1), -1)
+        ones = np.ones((*lead, 1), dtype=xm.dtype)
+        head = _cumprod(np.concatenate([ones, xm[..., : n - 1]], axis=-1), -1)
+        weighted = (head * tm).reshape((*lead, n, 1))
+        out = (V.where(np.triu(np.ones((n, n), dtype=bool)), table, 0) * weighted).sum(axis=-2)
+        return out.transpose(tuple(int(a) for a in np.argsort(perm))).reshape(self._shape)
+
 
 class LogCumSumExp(_Scan):
     """logcumsumexp(x, axis): y_i = log(sum_{j <= i} exp(x_j)), by logaddexp, stable.
@@ -279,6 +313,28 @@ class LogCumSumExp(_Scan):
         if xinf.any():
             out = V.where(xinf, 0, out)
         return self._back(out)
+
+    def jvp(self, t: Any) -> Any:
+        """d y_i = sum_{j <= i} exp(x_j - y_i) t_j, as exp(logcumsumexp(x + log t) - y) for
+        the positive and negative parts of t (no term exceeds 1: no overflow)."""
+        x, y = self.saved
+        ax, shape = self.axis, self.flat_shape
+        x, y, t = x.reshape(shape), y.reshape(shape), t.reshape(shape)
+        yinf = V.mask(np.isneginf, y)  # nothing finite yet: the tangent is 0 there
+        if yinf.any():
+            y = V.where(yinf, 0, y)
+        out = None
+        for sign, part in ((1.0, V.mask(np.greater, t, 0)), (-1.0, V.mask(np.less, t, 0))):
+            if not part.any():
+                continue
+            log_t = V.where(part, V.log(V.where(part, t * sign, 1)), -np.inf)
+            term = V.exp(_logcumsumexp(x + log_t, ax) - y) * sign
+            out = term if out is None else out + term
+        if out is None:
+            return V.zeros_like(t).reshape(self._shape)
+        if yinf.any():
+            out = V.where(yinf, 0, out)
+        return out.reshape(self._shape)
 
 
 def _scan_arg(op: str, axis: Any, dim: Any) -> Any:
@@ -340,6 +396,10 @@ class Prod(Function):
         if x.ndim == 0:
             return g * others.reshape(())
         return g * others.transpose(tuple(np.argsort(perm)))
+
+    def jvp(self, t: Any) -> Any:
+        """A reduction: the slice's partial derivatives times t, summed (V.reduction_jvp)."""
+        return V.reduction_jvp(self, t)
 
 
 @register(method=True, numpy=np.prod)
@@ -406,6 +466,10 @@ class VectorNorm(Function):
             size = np.abs(x) if not flat.any() else V.where(flat, 1, np.abs(x))
             scaled = sign * size ** (p - 1) / safe ** (p - 1)
         return g * (V.where(zero, 0, scaled) if zero.any() else scaled)
+
+    def jvp(self, t: Any) -> Any:
+        """A reduction: the slice's partial derivatives times t, summed (V.reduction_jvp)."""
+        return V.reduction_jvp(self, t)
 
 
 def _matrix_norm(x: Tensor, ord: Any, axes: tuple[int, int], keepdims: bool) -> Tensor:  # noqa: A002
@@ -560,6 +624,12 @@ class Sort(Function):
             order = np.concatenate([order, rest], axis=ax)
         inverse = np.argsort(order, axis=ax)
         return grad[_along(inverse, ax)]
+
+    def jvp(self, t: Any) -> Any:
+        if not self.in_shape:
+            return t
+        (order,) = self.saved
+        return t[_along(order, self.axis)]
 
 
 class TopK(Sort):

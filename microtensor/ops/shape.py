@@ -32,6 +32,9 @@ class Reshape(Function):
     def backward(self, grad: Any) -> Any:
         return grad.reshape(self.in_shape)
 
+    def jvp(self, t: Any) -> Any:
+        return t.reshape(self._shape)
+
 
 class Transpose(Function):
     """x.transpose(axes).   d/dx = grad.transpose(inverse permutation)"""
@@ -52,6 +55,9 @@ class Transpose(Function):
     def backward(self, grad: Any) -> Any:
         return grad.transpose(self.inverse)
 
+    def jvp(self, t: Any) -> Any:
+        return t.transpose(tuple(int(a) for a in np.argsort(self.inverse)))
+
 
 class BroadcastTo(Function):
     """broadcast_to(x, shape).   d/dx = grad summed back to x.shape"""
@@ -68,6 +74,9 @@ class BroadcastTo(Function):
     def backward(self, grad: Any) -> Any:
         return unbroadcast(grad, self.in_shape)
 
+    def jvp(self, t: Any) -> Any:
+        return V.broadcast_to(t, self._shape)
+
 
 class GetItem(Function):
     """x[index].   d/dx = zeros like x with grad added at `index` (repeats add up)"""
@@ -82,6 +91,9 @@ class GetItem(Function):
     def backward(self, grad: Any) -> Any:
         return _scatter_add(grad, self.in_shape, self.index)
 
+    def jvp(self, t: Any) -> Any:
+        return t[self.index]
+
 
 class IndexAdd(Function):
     """zeros(shape) with grad added at `index` (the backward of getitem).   d/dg = grad[index]"""
@@ -92,6 +104,9 @@ class IndexAdd(Function):
 
     def backward(self, grad: Any) -> Any:
         return grad[self.index]
+
+    def jvp(self, t: Any) -> Any:
+        return _scatter_add(t, self._shape, self.index)
 
 
 def _index_add(grad: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
@@ -178,6 +193,16 @@ class Concatenate(Function):
             for i, need in enumerate(self.needs_input_grad)
         )
 
+    def jvp(self, *tangents: Any) -> Any:
+        if all(t is None for t in tangents):
+            return None
+        b, shape = self.bounds, list(self._shape)
+        parts = []
+        for i, t in enumerate(tangents):
+            shape[self.axis] = int(b[i + 1] - b[i])
+            parts.append(np.zeros(shape, dtype=self._dtype) if t is None else t)
+        return np.concatenate(parts, axis=self.axis)
+
 
 class Stack(Function):
     """stack(xs, axis).   d/dx_i = grad taken at position i along the new axis"""
@@ -197,6 +222,13 @@ class Stack(Function):
         return tuple(
             grad[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad)
         )
+
+    def jvp(self, *tangents: Any) -> Any:
+        if all(t is None for t in tangents):
+            return None
+        shape = tuple(n for i, n in enumerate(self._shape) if i != self.axis)
+        return np.stack([np.zeros(shape, dtype=self._dtype) if t is None else t
+                         for t in tangents], axis=self.axis)
 
 
 @register(numpy=np.reshape)

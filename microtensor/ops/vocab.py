@@ -32,7 +32,8 @@ from ._derivatives import (
 )
 
 __all__ = [
-    "RELU_SLOPE_AT_ZERO", "broadcast_to", "column_sum", "div_", "dual", "exp", "expit",
+    "RELU_SLOPE_AT_ZERO", "add_tangents", "broadcast_to", "column_sum", "diagonal_jvp", "div_",
+    "dual", "exp", "expit", "reduction_jvp",
     "first_order", "log", "mask", "matmul", "max_keepdims", "mT", "mul_", "relu_slope",
     "relu_slope_of_output", "row_max", "scalar", "sigmoid", "sigmoid_grad", "sub_at", "sum_to",
     "tanh_grad", "where", "zeros_like",
@@ -189,3 +190,37 @@ def first_order(grad: Any, cached: Callable[[], Any], recorded: Callable[[], Any
     saved inputs, so that it has a gradient), under create_graph. For fused ops whose forward
     leaves a cheaper intermediate behind (a loss's difference, a softmax's exponentials)."""
     return recorded() if isinstance(grad, Tensor) else cached()
+
+
+# ------------------------------------------------------------------ forward mode (jvp rules)
+def add_tangents(*terms: Any) -> Any:
+    """The sum of the tangent contributions that are not None (None when all are): how a jvp
+    rule adds the parts d(out)/d(arg_i) . tangent_i of the arguments that carry a tangent."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
+def diagonal_jvp(node: Any, tangents: tuple[Any, ...]) -> Any:
+    """The jvp of an elementwise op from its backward: each argument's Jacobian is diagonal
+    (up to broadcasting), backward(g)[i] = g * d(out)/d(arg_i) elementwise, so
+    backward(t_i)[i] is the contribution of tangent t_i (in the broadcast shape). One partial
+    per tangent, at the op's own formula: its kinks and tie rules are backward's."""
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        part = node.backward(t)
+        part = part[i] if type(part) is tuple else part
+        total = part if total is None else total + part
+    return total
+
+
+def reduction_jvp(node: Any, t: Any) -> Any:
+    """The jvp of a reduction (each output element depends on one slice of x): the slice's
+    partial derivatives, backward of ones (a gradient of the reduced shape), times the
+    tangent, summed over the reduced axes (`node.axes`, `node.keepdims`, `node.kshape`)."""
+    slope = node.backward(np.ones(node.kshape, dtype=t.dtype))
+    return (t * slope).sum(axis=node.axes, keepdims=node.keepdims)
