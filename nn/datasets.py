@@ -5,6 +5,7 @@ iris()                Fisher's 150 irises as a DataFrame with R's column names
 hotdogs()             the second article's own 200 "hot dog" / "not hot dog" points (two spirals)
 two_spirals(...)      new samples of the same shape, drawn with NumPy
 article_weights()     the starting weights the second article's runs used
+digits()              1,797 handwritten digits, 8x8 pixels (for the CNN example)
 """
 
 # ruff: noqa: N806  (X is the first article's name for its input matrix)
@@ -26,6 +27,7 @@ __all__ = [
     "HOTDOG_CLASSES",
     "IRIS_SPECIES",
     "article_weights",
+    "digits",
     "hotdogs",
     "iris",
     "two_spirals",
@@ -55,7 +57,7 @@ ARTICLE_WEIGHT_SHAPES: dict[str, tuple[int, int]] = {
 
 
 def _open_csv(name: str) -> TextIO:
-    return resources.files("nn").joinpath(f"data/{name}").open("r", encoding="utf-8")
+    return resources.files("nn").joinpath(f"datafiles/{name}").open("r", encoding="utf-8")
 
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
@@ -169,3 +171,16 @@ def article_weights() -> dict[str, np.ndarray]:
         flat = np.array([entries[i] for i in range(1, size + 1)], dtype=np.float64)
         weights[name] = flat.reshape(shape, order="F")  # R fills matrices column by column
     return weights
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 handwritten digits of the UCI "Optical Recognition of Handwritten Digits"
+    data (E. Alpaydin and C. Kaynak, 1998; CC BY 4.0; the copy scikit-learn ships as
+    load_digits): images of shape (1797, 8, 8), float64 counts 0..16 (each pixel counts the
+    set pixels of a 4x4 block of the 32x32 scan), and labels (1797,) int64 in 0..9, about 180
+    per digit. Shipped as nn/datafiles/digits.npz (45 KB), read without pickle."""
+    with resources.files("nn").joinpath("datafiles/digits.npz").open("rb") as f:
+        with np.load(f, allow_pickle=False) as archive:
+            images = archive["images"].astype(np.float64)
+            labels = archive["labels"].astype(np.int64)
+    return images, labels

@@ -44,9 +44,9 @@ def test_iris_matches_rs_iris():
 
 
 def test_iris_is_shipped_as_package_data():
-    assert (ROOT / "nn" / "data" / "iris.csv").is_file()
+    assert (ROOT / "nn" / "datafiles" / "iris.csv").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "data/*.csv" in config["tool"]["setuptools"]["package-data"]["nn"]
+    assert "datafiles/*.csv" in config["tool"]["setuptools"]["package-data"]["nn"]
 
 
 def test_iris_returns_a_fresh_frame():
@@ -70,7 +70,7 @@ def test_hotdogs_shape_and_columns():
 
 def test_hotdogs_is_shipped_as_package_data():
     for name in ("hotdogs.csv", "article_init_weights.csv"):
-        assert (ROOT / "nn" / "data" / name).is_file()
+        assert (ROOT / "nn" / "datafiles" / name).is_file()
     pd.testing.assert_frame_equal(nn.datasets.hotdogs(), nn.datasets.hotdogs())
     a = nn.datasets.hotdogs()
     a.iloc[0, 0] = -1.0
@@ -121,3 +121,15 @@ def test_hotdogs_networks_land_where_the_articles_did():
         accuracy[hidden] = float(np.mean((fit.output[:, 0] > 0.5) == y))
     assert 0.62 <= accuracy[1] <= 0.72  # article: 68%, no better than logistic regression
     assert accuracy[30] > accuracy[1] + 0.1
+
+
+def test_digits_are_the_uci_digits() -> None:
+    """The shipped digits equal scikit-learn's copy of the same UCI data, pixel for pixel."""
+    from sklearn.datasets import load_digits
+
+    images, labels = nn.datasets.digits()
+    ref = load_digits()
+    assert images.shape == (1797, 8, 8) and images.dtype == np.float64
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(images, ref.images)
+    np.testing.assert_array_equal(labels, ref.target)
