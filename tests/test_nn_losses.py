@@ -168,7 +168,8 @@ def test_cross_entropy_single_sample_and_extra_axes():
     np.testing.assert_allclose(got, -_log_softmax(logits)[1])
     batch = np.random.default_rng(3).normal(size=(2, 3, 4))
     labels = np.array([[0, 1, 3], [2, 2, 0]])
-    got = F.cross_entropy(mt.Tensor(batch), labels, reduction="none").data
+    # PyTorch's layout: the class axis is axis 1, (N, C, d1) logits with (N, d1) labels
+    got = F.cross_entropy(mt.Tensor(np.moveaxis(batch, -1, 1)), labels, reduction="none").data
     lsm = _log_softmax(batch)
     np.testing.assert_allclose(got, -np.take_along_axis(lsm, labels[..., None], -1)[..., 0])
 

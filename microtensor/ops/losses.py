@@ -21,13 +21,25 @@ import numpy as np
 from ..function import Function, constant
 from ..tensor import Tensor
 from . import vocab as V
-from ._loss_args import as_input, as_target, as_weight, check_reduction, class_labels
+from ._loss_args import (
+    as_input,
+    as_target,
+    as_weight,
+    check_fraction,
+    check_index,
+    check_positive,
+    check_reduction,
+    checked_labels,
+    class_labels,
+    class_weight,
+)
 from .elementwise import where
 
 __all__ = [
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "Softplus", "SquaredError",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "check_reduction",
-    "class_labels", "cross_entropy", "l1_loss", "mse_loss", "nll_loss", "softplus",
+    "class_labels", "cosine_embedding_loss", "cross_entropy", "huber_loss", "kl_div",
+    "l1_loss", "mse_loss", "nll_loss", "smooth_l1_loss", "softplus",
 ]
 
 _BCE_EPS = 1e-12  # PyTorch's floor on p * (1 - p) in the BCE gradient
@@ -68,6 +80,13 @@ class Softplus(Function):
         (x,) = self.saved
         return grad * V.sigmoid(x)
 
+    def jvp(self, t: Any) -> Any:
+        """d softplus = sigmoid(x) * t."""
+        if t is None:
+            return None
+        (x,) = self.saved
+        return V.sigmoid(x) * t
+
 
 class SquaredError(Function):
     """(x - y)**2, reduced.   d/dx = 2 (x - y),  d/dy = -2 (x - y)
@@ -102,6 +121,18 @@ class SquaredError(Function):
             scale = 2.0 * V.scalar(grad)
             g = d * (scale / max(self.count, 1) if self.reduction == "mean" else scale)
         return (g if need_x else None), (-g if need_y else None)
+
+    def jvp(self, t_x: Any, t_y: Any) -> Any:
+        """d loss = 2 (x - y) (t_x - t_y), reduced as the loss is."""
+        if t_x is None and t_y is None:
+            return None
+        x, y, diff = self.saved
+        dt = t_x if t_y is None else (-t_y if t_x is None else t_x - t_y)
+        d = (2 * diff) * dt
+        if self.reduction == "none":
+            return d
+        total = d.sum()
+        return total / max(self.count, 1) if self.reduction == "mean" else total
 
 
 class SoftmaxCrossEntropy(Function):
@@ -148,6 +179,19 @@ class SoftmaxCrossEntropy(Function):
         # a 0-d gradient: at first order a Python number, applied only when it is not 1
         return V.mul_(d, V.scalar(grad) / (max(self.count, 1) if self.reduction == "mean"
                                           else 1))
+
+    def jvp(self, t: Any) -> Any:
+        """d loss_row = sum_c (softmax - onehot(label))_c t_c, reduced as the loss is."""
+        if t is None:
+            return None
+        logits, exps, sums = self.saved
+        d = np.divide(exps, sums, order="C")
+        d.reshape(-1)[self.picks] -= 1
+        rows = (d.reshape(logits.shape) * t).sum(axis=-1)
+        if self.reduction == "none":
+            return rows
+        total = rows.sum()
+        return total / max(self.count, 1) if self.reduction == "mean" else total
 
 
 class BinaryCrossEntropy(Function):
@@ -202,6 +246,24 @@ class BinaryCrossEntropy(Function):
             floor = math.exp(_LOG_FLOOR)
             grad_y = grad * (np.log(np.maximum(1 - p, floor)) - np.log(np.maximum(p, floor)))
         return grad_p, grad_y
+
+    def jvp(self, t_p: Any, t_y: Any) -> Any:
+        """d loss = (p - y) / max(p (1 - p), 1e-12) t_p + (log(1 - p) - log(p)) t_y (logs
+        clamped as in forward), reduced as the loss is: PyTorch's forward-mode rule."""
+        if t_p is None and t_y is None:
+            return None
+        p, y = self.saved
+        d = None
+        if t_p is not None:
+            d = (p - y) / np.maximum(p * (1 - p), _BCE_EPS) * t_p
+        if t_y is not None:
+            floor = math.exp(_LOG_FLOOR)
+            dy = (np.log(np.maximum(1 - p, floor)) - np.log(np.maximum(p, floor))) * t_y
+            d = dy if d is None else d + dy
+        if self.reduction == "none":
+            return d
+        total = d.sum()
+        return total / max(self.count, 1) if self.reduction == "mean" else total
 
 
 # ---------------------------------------------------------------------- functions
@@ -273,35 +335,213 @@ def binary_cross_entropy_with_logits(input: Any, target: Any,  # noqa: A002
     return _reduce(loss, reduction)
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Negative log-likelihood of integer class labels given log-probabilities `input` of
-    shape (..., C) (class axis last) and labels of shape (...)."""
-    check_reduction(reduction, "nll_loss")
-    logp = as_input(input, "nll_loss")
-    if logp.ndim == 0:
-        raise ValueError("nll_loss: input needs a class axis, got a 0-d tensor")
-    labels = class_labels(target, logp.shape[-1], logp.shape[:-1], "nll_loss")
-    flat = logp.reshape(-1, logp.shape[-1])
-    picked = flat[np.arange(flat.shape[0]), labels.ravel()].reshape(labels.shape)
-    return _reduce(-picked, reduction)
+def _old_order(weight: Any, reduction: str) -> tuple[Any, str]:
+    """(weight, reduction), taking a string in weight's place as the reduction: before
+    PyTorch's per-class weight arrived, the third argument was `reduction`, and a weight is
+    never a string, so both spellings keep working."""
+    if isinstance(weight, str):
+        return None, weight
+    return weight, reduction
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Cross-entropy of logits `input` (..., C), class axis last, computed through
-    log_softmax (stable for any logits). `target` is either integer class labels of shape (...)
-    (a Tensor, array or list; each must be in 0..C-1) or class probabilities of the logits'
-    shape (a floating array): then the loss is -sum(target * log_softmax(input), axis=-1)."""
-    check_reduction(reduction, "cross_entropy")
-    logits = as_input(input, "cross_entropy")
-    if logits.ndim == 0:
-        raise ValueError("cross_entropy: input needs a class axis, got a 0-d tensor")
+def _rows(x: Tensor, where: str) -> Tensor:
+    """PyTorch's class layout turned into rows: (C,) -> (C,), (N, C) as it is, and
+    (N, C, d1, ...) -> (N, d1, ..., C), the class axis moved last (a view)."""
+    if x.ndim == 0:
+        raise ValueError(f"{where}: input needs a class axis, got a 0-d tensor")
+    if x.ndim <= 2:
+        return x
+    return x.transpose((0, *range(2, x.ndim), 1))
+
+
+def _label_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The labels' shape for an input of `shape` (PyTorch's layout: the class axis is 1)."""
+    return () if len(shape) == 1 else (shape[0], *shape[2:])
+
+
+def _picked_loss(logp: Tensor, labels: np.ndarray, weight: Any, ignore_index: int,
+                 reduction: str, smoothing: float) -> Tensor:
+    """-logp[label] per position (class axis last), weighted by `weight[label]`, positions
+    whose label is `ignore_index` left out, mixed with the label-smoothing term
+    -sum_c weight_c logp_c / C; the mean divides by the total weight of the kept positions,
+    as PyTorch's nll_loss and cross_entropy do."""
+    n_classes = logp.shape[-1]
+    flat = logp.reshape(-1, n_classes)
+    kept = labels.reshape(-1) != ignore_index
+    safe = np.where(kept, labels.reshape(-1), 0)
+    mask = kept.astype(flat.dtype)
+    w = mask if weight is None else weight[safe] * mask
+    loss = -flat[np.arange(flat.shape[0]), safe] * w
+    smooth = None
+    if smoothing:
+        smooth = -(flat if weight is None else flat * weight).sum(axis=-1) * mask
+    if reduction == "none":
+        out = loss if smooth is None else (1 - smoothing) * loss + smooth * (smoothing / n_classes)
+        return out.reshape(labels.shape)
+    total = loss.sum()
+    if smooth is not None:
+        total = (1 - smoothing) * total + smooth.sum() * (smoothing / n_classes)
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
+        return total / w.sum()
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None,  # noqa: A002
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer class labels given log-probabilities, PyTorch's
+    layout: input (C,) with a label (), (N, C) with labels (N,), or (N, C, d1, ...) with
+    labels (N, d1, ...). `weight` (one per class) scales each position's loss; positions
+    labelled `ignore_index` count for nothing; the mean divides by the sum of the kept
+    positions' weights."""
+    where = "nll_loss"
+    weight, reduction = _old_order(weight, reduction)
+    check_reduction(reduction, where)
+    logp = as_input(input, where)
+    rows = _rows(logp, where)
+    n_classes = logp.shape[1 if logp.ndim > 1 else 0]
+    ignore_index = check_index(ignore_index, where, "ignore_index")
+    labels, _ = checked_labels(target, n_classes, _label_shape(logp.shape), where,
+                               ignore_index, logp.shape)
+    w = None if weight is None else class_weight(weight, logp, n_classes, where)
+    return _picked_loss(rows, labels, w, ignore_index, reduction, 0.0)
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None,  # noqa: A002
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits, computed through log_softmax (stable for any logits), with
+    PyTorch's layout and options. `input` is (C,), (N, C) or (N, C, d1, ...) (the class axis
+    is axis 1); `target` is integer class labels of shape (), (N,) or (N, d1, ...) (a Tensor,
+    array or list; each in 0..C-1 or equal to `ignore_index`), or class probabilities of the
+    input's shape (a floating array). `weight` (one per class) scales each loss,
+    `label_smoothing` mixes the target with the uniform distribution, and the mean divides by
+    the kept positions' total weight for labels, by the number of positions for probabilities.
+    The plain case (labels, no weight, no smoothing, nothing ignored) is one fused node
+    (`SoftmaxCrossEntropy`)."""
+    where = "cross_entropy"
+    weight, reduction = _old_order(weight, reduction)
+    check_reduction(reduction, where)
+    logits = as_input(input, where)
+    rows = _rows(logits, where)
+    n_classes = logits.shape[1 if logits.ndim > 1 else 0]
+    ignore_index = check_index(ignore_index, where, "ignore_index")
+    smoothing = check_fraction(label_smoothing, where, "label_smoothing")
+    w = None if weight is None else class_weight(weight, logits, n_classes, where)
     raw = target.data if isinstance(target, Tensor) else np.asarray(target)
     if raw.dtype.kind == "f" and raw.shape == logits.shape:
-        logp = logits.log_softmax(axis=-1)
-        probs = as_target(target, logits, "cross_entropy")
-        return _reduce(-(probs * logp).sum(axis=-1), reduction)
-    labels = class_labels(target, logits.shape[-1], logits.shape[:-1], "cross_entropy")
-    return SoftmaxCrossEntropy.apply(logits, labels=labels, reduction=reduction)
+        probs = as_target(target, logits, where)
+        if logits.ndim > 2:
+            probs = probs.transpose((0, *range(2, logits.ndim), 1))
+        if smoothing:
+            probs = probs * (1 - smoothing) + smoothing / n_classes
+        logp = rows.log_softmax(axis=-1)
+        loss = -((logp if w is None else logp * w) * probs).sum(axis=-1)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):  # no positions: nan
+                return loss.sum() / math.prod(rows.shape[:-1])
+        return _reduce(loss, reduction)
+    labels, ignored = checked_labels(target, n_classes, _label_shape(logits.shape), where,
+                                     ignore_index, logits.shape)
+    if w is None and not smoothing and not ignored:
+        return SoftmaxCrossEntropy.apply(rows, labels=labels, reduction=reduction)
+    return _picked_loss(rows.log_softmax(axis=-1), labels, w, ignore_index, reduction,
+                        smoothing)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
+               delta: float = 1.0) -> Tensor:
+    """Huber loss: 0.5 d**2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere, with
+    d = input - target (quadratic near 0, linear in the tails).   d/dinput = clip(d, -delta,
+    delta)"""
+    where = "huber_loss"
+    check_reduction(reduction, where)
+    delta = check_positive(delta, where, "delta")
+    x = as_input(input, where)
+    d = x - as_target(target, x, where)
+    a = d.abs()
+    small = a.data < delta
+    loss = _where(small, 0.5 * d * d, delta * (a - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
+                   beta: float = 1.0) -> Tensor:
+    """Smooth L1: 0.5 d**2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (the Huber loss
+    divided by beta; beta = 0 is the L1 loss, as in PyTorch)."""
+    where = "smooth_l1_loss"
+    check_reduction(reduction, where)
+    beta = check_positive(beta, where, "beta", strict=False)
+    x = as_input(input, where)
+    d = x - as_target(target, x, where)
+    a = d.abs()
+    if beta == 0:
+        return _reduce(a, reduction)
+    loss = _where(a.data < beta, (0.5 / beta) * d * d, a - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
+           log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence with `input` log-probabilities, PyTorch's pointwise
+    target * (log target - input) (0 where target is 0), or exp(target) (target - input) when
+    `log_target`. reduction "batchmean" divides the sum by the batch size (input.shape[0]),
+    the true KL divergence per sample; "mean" divides by the number of elements."""
+    where = "kl_div"
+    if reduction != "batchmean":
+        check_reduction(reduction, where)
+    if not isinstance(log_target, (bool, np.bool_)):
+        raise TypeError(f"{where}: log_target must be True or False, got {log_target!r}")
+    x = as_input(input, where)
+    t = as_target(target, x, where)
+    if log_target:
+        loss = (t - x) * (t.exp() if isinstance(t, Tensor) else np.exp(t))
+    else:
+        raw = t.data if isinstance(t, Tensor) else t
+        pos = raw > 0
+        # log of the positive targets only (log 0 would be -inf, and 0 * -inf nan)
+        safe = _where(pos, t, np.ones_like(raw))
+        log_t = safe.log() if isinstance(safe, Tensor) else np.log(safe)
+        loss = _where(pos, t * (log_t - x), np.zeros_like(raw))
+    if reduction == "batchmean":
+        n = x.shape[0] if x.ndim else 1
+        return loss.sum() / n
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1: Any, input2: Any, target: Any,
+                          margin: float = 0.0, reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1; rows
+    of (N, D) inputs with targets (N,), or one (D,) pair with a 0-d target. The cosine is
+    PyTorch's: x1.x2 / sqrt((|x1|**2 + 1e-12) (|x2|**2 + 1e-12))."""
+    where = "cosine_embedding_loss"
+    check_reduction(reduction, where)
+    a = as_input(input1, where)
+    b = as_input(input2, where)
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise ValueError(f"{where}: input1 and input2 must have the same shape (N, D) or "
+                         f"(D,), got {a.shape} and {b.shape}")
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if y.shape != a.shape[:-1]:
+        raise ValueError(f"{where}: target of shape {y.shape} does not match inputs of shape "
+                         f"{a.shape}; expected shape {a.shape[:-1]}")
+    if not np.isin(y, (1, -1)).all():
+        raise ValueError(f"{where}: target values must be 1 or -1")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer,
+                                                           np.floating)):
+        raise TypeError(f"{where}: margin must be a number, got {margin!r}")
+    dot = (a * b).sum(axis=-1)
+    cos = dot / ((a * a).sum(axis=-1) + 1e-12) ** 0.5 / ((b * b).sum(axis=-1) + 1e-12) ** 0.5
+    zero = np.zeros(y.shape, dtype=a.dtype)
+    loss = _where(y == 1, 1 - cos, zero) + _where(y == -1, (cos - margin).relu(), zero)
+    return _reduce(loss, reduction)
+
+
+def _where(cond: np.ndarray, a: Any, b: Any) -> Any:
+    """mt.where on Tensors, np.where when neither side is one (a constant target)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return where(cond, a, b)
+    return np.where(cond, a, b)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
