@@ -1,4 +1,5 @@
-"""Layers: Linear and the activations as modules, plus Dropout and Identity."""
+"""Layers: Linear and the activations as modules, plus Identity, Dropout and its variants
+(Dropout1d, Dropout2d, AlphaDropout)."""
 
 from __future__ import annotations
 
@@ -166,3 +167,51 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout1d(Module):
+    """Channel dropout for (N, C, L) or (C, L) inputs: in training mode each whole channel is
+    zeroed with probability `p` and the others scaled by 1 / (1 - p); the identity in
+    evaluation mode (F.dropout1d)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout1d: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        """dropout1d(x, p) in training mode, x in evaluation mode."""
+        return F.dropout1d(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Dropout2d(Dropout1d):
+    """Channel dropout for (N, C, H, W) or (C, H, W) inputs: in training mode each whole
+    channel is zeroed with probability `p` and the others scaled by 1 / (1 - p); the identity
+    in evaluation mode (F.dropout2d, which reads a 3-D input as (N, C, L) as PyTorch does)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        """dropout2d(x, p) in training mode, x in evaluation mode."""
+        return F.dropout2d(x, self.p, self.training)
+
+
+class AlphaDropout(Dropout1d):
+    """Dropout for self-normalizing (SELU) networks: dropped elements take SELU's negative
+    saturation value and an affine map keeps zero mean and unit variance; the identity in
+    evaluation mode (F.alpha_dropout)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"AlphaDropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        """alpha_dropout(x, p) in training mode, x in evaluation mode."""
+        return F.alpha_dropout(x, self.p, self.training)
