@@ -24,7 +24,7 @@ __all__ = [
     "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Tanh", "datasets", "functional", "init", "load", "load_metadata", "manual",
-    "optim", "save", "study", "utils",
+    "optim", "save", "study", "summary", "utils",
 ]
 
 # the layer families of issue 17, one file each; their names join __all__ as they are written
@@ -41,3 +41,4 @@ __all__ += [name for family in (conv, pooling, normalization, sparse, rnn, atten
 
 from . import datasets, manual, study  # noqa: E402  (they build on the layers above)
 from .estimator import NeuralNetwork  # noqa: E402
+from .summary import summary  # noqa: E402
