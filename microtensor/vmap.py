@@ -370,8 +370,7 @@ def _matmul(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
     (so the batch axis stays first), and the added row or column is dropped afterwards."""
     x, y = args
     px, py = level.own(x), level.own(y)
-    if x.ndim == 0 or y.ndim == 0:
-        return cls.apply(*args)  # the op's own error, with the logical shapes
+    _linalg._check_matmul(x.shape, y.shape)  # the op's own error, with the logical shapes
     drop_row = px is not None and x.ndim == 1
     drop_col = py is not None and y.ndim == 1
     if drop_row:
@@ -380,13 +379,13 @@ def _matmul(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
         py = _reshape(py, (py.shape[0], py.shape[1], 1))
     rank = max(x.ndim, y.ndim, 2)
     out = cls.apply(x if px is None else _pad(px, rank), y if py is None else _pad(py, rank))
-    if drop_row or drop_col:
-        shape = tuple(out.shape)
-        if drop_row:
-            shape = shape[:-2] + shape[-1:] if not drop_col else shape[:-1]
-        if drop_col:
-            shape = shape[:-1]
-        out = _reshape(out, shape)
+    shape = tuple(out.shape)
+    if drop_row and drop_col:
+        out = _reshape(out, shape[:-2])
+    elif drop_row:  # an unbatched 1-D y already took the last axis away
+        out = _reshape(out, shape[:-1] if y.ndim == 1 else shape[:-2] + shape[-1:])
+    elif drop_col:
+        out = _reshape(out, shape[:-1])
     return out
 
 
