@@ -8,12 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from strategies import LAYOUTS, relayout
 
 import microtensor as mt
 from microtensor import vmap as vmap_module
 from microtensor.vmap import BatchedTensor, vmap
-
-from strategies import LAYOUTS, relayout
 
 RNG = np.random.default_rng(16)
 DTYPES = (np.float64, np.float32)
@@ -55,10 +54,10 @@ UNARY = [
     ("tanh", lambda x: x.tanh(), torch.tanh),
     ("sigmoid", lambda x: x.sigmoid(), torch.sigmoid),
     ("relu", lambda x: x.relu(), torch.relu),
-    ("abs", lambda x: abs(x), torch.abs),
+    ("abs", abs, torch.abs),
     ("neg", lambda x: -x, torch.neg),
-    ("sin", lambda x: mt.sin(x), torch.sin),
-    ("square", lambda x: mt.square(x), torch.square),
+    ("sin", mt.sin, torch.sin),
+    ("square", mt.square, torch.square),
     ("log1p_abs", lambda x: mt.log1p(abs(x)), lambda x: torch.log1p(torch.abs(x))),
     ("clip", lambda x: x.clip(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5)),
     ("pow", lambda x: x ** 2 * 0.5 - 1.0 / (1.0 + x * x), lambda x: x ** 2 * 0.5 - 1.0 / (
@@ -137,7 +136,8 @@ def test_vmap_reductions_match_loop_and_torch(name, fn, tfn, dtype):
                 continue
             t = None
             if tfn is not None and not (name in ("max", "min") and axis is None):
-                t = (lambda v, a=axis, k=keepdims: tfn(v, a, k))
+                def t(v, a=axis, k=keepdims):
+                    return tfn(v, a, k)
             assert_vmap_matches(lambda v, a=axis, k=keepdims: fn(v, a, k), [x], torch_fn=t,
                                 dtype=dtype)
 
@@ -352,7 +352,7 @@ def test_vmap_refuses_reading_values_of_a_batched_tensor():
     with pytest.raises(RuntimeError, match="vmap: bool"):
         vmap(lambda v: v if v.sum() > 0 else -v)(x)
     with pytest.raises(RuntimeError, match="vmap: np.asarray"):
-        vmap(lambda v: np.asarray(v))(x)
+        vmap(np.asarray)(x)
     leaked = []
     vmap(lambda v: leaked.append(v) or v)(x)
     with pytest.raises(RuntimeError, match="after its vmap has returned"):
