@@ -189,10 +189,11 @@ def test_draw_module_scopes_nest_into_clusters_and_collapse():
     loss = (y * y).sum()
     src = mt.viz.draw(loss).source
     assert src.count("subgraph cluster_") == 3
-    assert re.search(r"subgraph cluster_\d+ \{\s+graph \[[^\]]*label=Block", src)
-    assert 'label="fc1: Block"' in src and 'label="fc2: Block"' in src
+    # each cluster is labelled with its module and the shape of what it computed last
+    assert re.search(r'subgraph cluster_\d+ \{\s+graph \[[^\]]*label="Block  → \(1, 1\)"', src)
+    assert 'label="fc1: Block  → (1, 3)"' in src and 'label="fc2: Block  → (1, 1)"' in src
     # fc1's cluster holds its ops and its parameter, and sits inside the outer cluster
-    fc1 = src.split('label="fc1: Block"')[1].split("}")[0]
+    fc1 = src.split('label="fc1: Block  → (1, 3)"')[1].split("}")[0]
     assert "<B>MatMul</B>" in fc1 and "<B>Sigmoid</B>" in fc1 and "fc1.weight" in fc1
     collapsed = mt.viz.draw(loss, collapse=["fc1"])
     ns = nodes(collapsed)
@@ -213,8 +214,8 @@ def test_draw_nn_sequential_parameter_names_and_clusters():
     src = mt.viz.draw(loss).source
     for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
         assert f"<B>{name}</B>" in src
-    assert "label=Sequential" in src and 'label="0: Linear"' in src
-    assert 'label="1: Sigmoid"' in src
+    assert 'label="Sequential  → ' in src and 'label="0: Linear  → ' in src
+    assert 'label="1: Sigmoid  → ' in src
     ns = nodes(mt.viz.draw(loss, collapse=["Linear"]))
     assert len([k for k in ns if k.startswith("mod")]) == 2
     text = mt.viz.explain(loss, file=io.StringIO())
@@ -312,3 +313,14 @@ def test_draw_backward_show_grad_writes_gradients_on_edges():
     b = mt.Tensor(np.zeros(3), requires_grad=True, name="b")
     g = mt.viz.draw_backward((mt.ones(4, 3) + b).sum(), show_grad=True)
     assert "summed from (4, 3)" in g.source
+
+
+def test_module_clusters_are_labelled_with_their_output_shape() -> None:
+    """Each layer's cluster says what it produces: "0: Linear  → (5, 8)"."""
+    import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    src = mt.viz.draw(model(mt.tensor(np.ones((5, 4)))).sum()).source
+    for label in ("Sequential  → (5, 3)", "0: Linear  → (5, 8)", "1: ReLU  → (5, 8)",
+                  "2: Linear  → (5, 3)"):
+        assert f'label="{label}"' in src

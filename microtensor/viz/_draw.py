@@ -25,7 +25,17 @@ from ._format import (
     summarize,
 )
 from ._graph import Graph, is_parameter
-from ._picture import BAD, GRAD, Options, Picture, Units, common_path, leaf_node, tensor_label
+from ._picture import (
+    BAD,
+    GRAD,
+    Options,
+    Picture,
+    Units,
+    common_path,
+    leaf_node,
+    module_shapes,
+    tensor_label,
+)
 
 # ops whose inputs can be swapped: their edges need no "x"/"y" labels
 _COMMUTATIVE = {"Add", "Mul", "Maximum", "Minimum"}
@@ -33,7 +43,7 @@ _COMMUTATIVE = {"Add", "Mul", "Maximum", "Minimum"}
 
 def forward_picture(graph: Graph, opts: Options) -> Picture:
     """Nodes and edges of the forward graph: leaves, constants, ops and the tensors between."""
-    pic = Picture()
+    pic = Picture(module_shapes=module_shapes(graph))
     units = Units(graph)
     roots = {NodeView.of(t) for t in graph.outputs if t.grad_fn is not None}
     leaf_ids = {id(t): f"leaf{k + 1}" for k, t in enumerate(graph.leaves)}

@@ -41,6 +41,8 @@ class Picture:
     edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     edge_keys: set[tuple[str, str]] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
+    # the output shape of each module's cluster (keyed by the ids of its owner path)
+    module_shapes: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
 
     def node(
         self, nid: str, text: str, attrs: dict[str, str], path: tuple[Any, ...], kind: str
@@ -59,6 +61,19 @@ class Picture:
             return
         self.edge_keys.add((src, dst))
         self.edges.append((src, dst, attrs))
+
+
+def module_shapes(graph: Graph) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """The output shape of every module seen in the graph: that of the last op recorded inside
+    it (a layer's result is what it computes last), keyed by the ids of its owner path."""
+    last: dict[tuple[int, ...], Any] = {}
+    for n in graph.ops:
+        path = scope_of(n)
+        for d in range(1, len(path) + 1):
+            key = tuple(id(o) for o in path[:d])
+            if key not in last or n.order > last[key].order:
+                last[key] = n
+    return {key: tuple(n.shape) for key, n in last.items()}
 
 
 class Units:
@@ -210,9 +225,12 @@ def to_digraph(pic: Picture, opts: Options, footnote: str | None, name: str) -> 
         for d in range(1, len(path) + 1):
             key = tuple(id(o) for o in path[:d])
             if key not in clusters:
+                text = owner_label(path[d - 1])
+                if key in pic.module_shapes:
+                    text += f"  → {fmt_shape(pic.module_shapes[key])}"
                 clusters[key] = cls(
                     name=f"cluster_{len(clusters) + 1}",
-                    graph_attr=_style.cluster_attrs(owner_label(path[d - 1]), d),
+                    graph_attr=_style.cluster_attrs(text, d),
                 )
                 order.append((key, path[:d]))
     for nid, text, attrs, path in pic.nodes:
