@@ -34,13 +34,14 @@ from .grad_mode import _state
 from .ops import elementwise as _ew
 from .ops import fused as _fused
 from .ops import linalg as _linalg
+from .ops import losses as _losses
 from .ops import reduce as _reduce
 from .ops import scan as _scan
 from .ops import shape as _shape
 from .shapes import normalize_axis, normalize_one_axis
 from .tensor import Tensor
 
-__all__ = ["BatchedTensor", "check_randomness", "vmap"]
+__all__ = ["BatchedTensor", "batched_leaf", "check_randomness", "grad", "vmap"]
 
 _RANDOMNESS = ("error", "same")
 
@@ -57,6 +58,8 @@ def _values_error(what: str) -> RuntimeError:
 _SHAPE_QUERIES: dict[Any, Callable[[np.ndarray], Any]] = {
     np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: lambda a: a.size}
 
+_LIKE = (np.zeros_like, np.ones_like, np.full_like, np.empty_like)
+
 
 class _Placeholder(np.ndarray):
     """The `.data` of a batched tensor: its logical shape and dtype and no values (a zero-stride
@@ -70,6 +73,9 @@ class _Placeholder(np.ndarray):
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if func in _SHAPE_QUERIES and len(args) == 1 and not kwargs:
             return _SHAPE_QUERIES[func](self)
+        if func in _LIKE and args and args[0] is self:
+            # values that depend only on the shape: the same for every example
+            return func(self.view(np.ndarray), *args[1:], **kwargs)
         raise _values_error(f"np.{func.__name__}")
 
     def __getitem__(self, index: Any) -> Any:
@@ -194,11 +200,21 @@ class BatchedTensor(Tensor):
         return self._compare(np.bitwise_xor, other, True)
 
 
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
 def _wrap(phys: Tensor, level: _Vmap) -> BatchedTensor:
     """A BatchedTensor of `level` over the physical Tensor `phys` (batch axis first)."""
     t = object.__new__(BatchedTensor)
     t._phys, t._level = phys, level
-    holder = np.broadcast_to(np.zeros((), dtype=phys.dtype), phys.shape[1:]).view(_Placeholder)
+    dtype = phys.dtype
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = np.zeros(1, dtype)
+        zero.flags.writeable = False
+    shape = phys.shape[1:]
+    # a zero-stride view of one read-only zero: no memory per batched tensor
+    holder = np.ndarray.__new__(_Placeholder, shape, dtype, zero, 0, (0,) * len(shape))
     holder._owner = weakref.ref(t)
     t.data = holder
     t.grad = None
@@ -471,7 +487,37 @@ def _join(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
     return cls.apply(*(level.lift(a) for a in args), axis=ax + 1)
 
 
+_LOSS_DEFAULT = {_losses.SquaredError: "mean", _losses.BinaryCrossEntropy: "none",
+                 _losses.SoftmaxCrossEntropy: "mean"}
+
+
+def _loss(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> Any:
+    """The fused losses: the unreduced loss by the pointwise rule (class labels, the same for
+    every example, repeated over the batch), then the example's own sum or mean."""
+    reduction = kwargs.get("reduction", _LOSS_DEFAULT[cls])
+    rest = {k: v for k, v in kwargs.items() if k != "reduction"}
+    if cls is _losses.SoftmaxCrossEntropy:
+        p, labels = _one_input(level, args), rest.get("labels")
+        if p is None or set(rest) != {"labels"} or not isinstance(labels, np.ndarray):
+            return NotImplemented
+        labels = np.broadcast_to(labels, (level.size,) + labels.shape)
+        out = cls.apply(p, labels=labels, reduction="none")
+    elif rest:
+        return NotImplemented
+    else:
+        out = _elementwise(level, cls, args, {"reduction": "none"})
+    if reduction == "none":
+        return out
+    axes = tuple(range(1, out.ndim))
+    return (_reduce.Sum if reduction == "sum" else _reduce.Mean).apply(out, axis=axes)
+
+
 _RULES: dict[type, Callable[..., Any]] = {
+    _losses.SquaredError: _loss,
+    _losses.BinaryCrossEntropy: _loss,
+    _losses.SoftmaxCrossEntropy: _loss,
+    _losses.Softplus: _elementwise,
     _linalg.MatMul: _matmul,
     _shape.Reshape: _reshape_rule,
     _shape.Transpose: _transpose,
@@ -502,6 +548,65 @@ def _rule(cls: type[Function]) -> Callable[..., Any] | None:
     if cls.__module__ in _POINTWISE_MODULES:
         return _elementwise
     return None
+
+
+# ---------------------------------------------------------------------- reverse mode inside
+# mt.func.grad and vjp inside vmap differentiate each example on its own. Physically that is
+# one reverse pass: make every input batched at every active vmap level (an unbatched input
+# repeated, so each example has its own copy), take the gradient of the physical outputs with
+# ones (examples never mix, so the sum's gradient holds each example's), and batch it back.
+def _vmap_levels() -> list[_Vmap]:
+    return [t for t in _state.transforms if isinstance(t, _Vmap)]
+
+
+def _bottom(x: Any, levels: list[_Vmap]) -> Tensor:
+    """The plain physical Tensor behind `x`, with one leading batch axis per level in
+    `levels` (outermost first), `x` repeated along the levels where it is not batched."""
+    for i in range(len(levels) - 1, -1, -1):
+        level = levels[i]
+        p = level.own(x)
+        x = _expand(x, level.size) if p is None else p
+    return x
+
+
+def _rebatch(g: Tensor, levels: list[_Vmap]) -> Tensor:
+    for level in levels:
+        g = _wrap(g, level)
+    return g
+
+
+def batched_leaf(x: Tensor) -> Tensor | None:
+    """For mt.func's reverse-mode transforms: inside vmap, the tensor to differentiate with
+    respect to in place of `x` (batched at every active vmap level, each example its own copy,
+    still attached to x's graph when x requires grad); None outside vmap."""
+    levels = _vmap_levels()
+    if not levels:
+        return None
+    bottom = _bottom(x, levels)
+    if not bottom.requires_grad:
+        bottom = Tensor(bottom.data, requires_grad=True)
+    return _rebatch(bottom, levels)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
+         **kwargs: Any) -> tuple[Tensor | None, ...]:
+    """`mt.grad` that also takes batched outputs and inputs (inputs from `batched_leaf`):
+    each example's gradient of its own outputs. Outside vmap it is `mt.grad` itself."""
+    from .autograd import grad as engine_grad
+
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    levels = _vmap_levels()
+    if not levels or not any(type(t) is BatchedTensor for t in outs + ins):
+        return engine_grad(outputs, inputs, grad_outputs, **kwargs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    phys = [_bottom(o, levels) for o in outs]
+    cts = [Tensor(np.ones(p.shape, p.dtype)) if c is None else _bottom(
+        c if isinstance(c, Tensor) else Tensor(np.asarray(c)), levels)
+        for p, c in zip(phys, grad_outputs)]
+    gs = engine_grad(phys, [_bottom(t, levels) for t in ins], cts, **kwargs)
+    return tuple(None if g is None else _rebatch(g, levels) for g in gs)
 
 
 # ---------------------------------------------------------------------- the transform
