@@ -1,8 +1,9 @@
 """Numerical gradient checks: central differences in float64 against the engine.
 
 `gradcheck` compares the full Jacobian of `fn` from backward passes with the one measured by
-central differences; `gradgradcheck` does the same for the gradient itself (second order),
-differentiating a `create_graph=True` backward pass.
+central differences (and, with `check_forward_ad=True`, the one from forward mode, one jvp per
+input element: `jvpcheck` alone); `gradgradcheck` does the same for the gradient itself
+(second order), differentiating a `create_graph=True` backward pass.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import forward_ad as _fwd
 from .autograd import grad as _grad
 from .tensor import Tensor, _make
 
@@ -91,6 +93,49 @@ def analytic_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[np.
             for x in inputs]
 
 
+def forward_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[np.ndarray | None]:
+    """Jacobians d(all outputs, flattened)/d(input k) by forward mode: one pass of `fn` with
+    a one-hot tangent per element of each input that requires grad (the inputs are passed as
+    constant handles on the same data, so the plain forward-mode path runs)."""
+    wrt = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    plain = [_make(x.data) if k in wrt else x for k, x in enumerate(inputs)]
+    result: list[np.ndarray | None] = [None] * len(inputs)
+    for k in wrt:
+        cols = []
+        for j in range(plain[k].size):
+            tangent = np.zeros(plain[k].shape, dtype=plain[k].dtype)
+            tangent.flat[j] = 1
+            with _fwd.dual_level() as level:
+                _fwd.make_dual(plain[k], tangent)
+                outs = _as_outputs(fn(*plain))
+                col = [np.zeros(o.size) if level.tangent(o) is None else
+                       np.asarray(getattr(level.tangent(o), "data", level.tangent(o)),
+                                  dtype=np.float64).ravel() for o in outs]
+            cols.append(np.concatenate(col) if col else np.zeros(0))
+        m = _flat_outputs(fn, inputs).size
+        result[k] = np.stack(cols, axis=1) if cols else np.zeros((m, 0))
+    return result
+
+
+def jvpcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+             rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Check forward mode: the Jacobian of `fn(*inputs)` from one jvp per input element (each
+    op's jvp rule) against central differences, as gradcheck checks reverse mode. Returns True
+    or raises GradcheckError with a table of the largest difference per input."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _check_float64("jvpcheck", inputs)
+    return _compare("jvpcheck: forward-mode and numerical derivatives differ",
+                    forward_jacobian(fn, inputs), numerical_jacobian(fn, inputs, eps),
+                    eps, atol, rtol, raise_exception)
+
+
+def _check_float64(where: str, inputs: Sequence[Any]) -> None:
+    for k, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.requires_grad and x.dtype != np.float64:
+            raise ValueError(f"{where}: input {k} is {x.dtype}; central differences need "
+                             "float64")
+
+
 def gradcheck(
     fn: Callable[..., Any],
     inputs: Any,
@@ -98,19 +143,29 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    check_forward_ad: bool = False,
 ) -> bool:
     """Check the gradients of `fn(*inputs)` against central differences.
 
     Every input that requires grad must be float64. Returns True, or raises GradcheckError
     with a table of the largest difference per input (or returns False if
-    `raise_exception=False`).
+    `raise_exception=False`). `check_forward_ad=True` checks forward mode too (`jvpcheck`).
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    for k, x in enumerate(inputs):
-        if isinstance(x, Tensor) and x.requires_grad and x.dtype != np.float64:
-            raise ValueError(f"gradcheck: input {k} is {x.dtype}; central differences need float64")
-    analytic = analytic_jacobian(fn, inputs)
+    _check_float64("gradcheck", inputs)
     numeric = numerical_jacobian(fn, inputs, eps)
+    ok = _compare("gradcheck: analytic and numerical gradients differ",
+                  analytic_jacobian(fn, inputs), numeric, eps, atol, rtol, raise_exception)
+    if ok and check_forward_ad:
+        ok = _compare("gradcheck: forward-mode and numerical derivatives differ",
+                      forward_jacobian(fn, inputs), numeric, eps, atol, rtol, raise_exception)
+    return ok
+
+
+def _compare(title: str, analytic: list[np.ndarray | None], numeric: list[np.ndarray | None],
+             eps: float, atol: float, rtol: float, raise_exception: bool) -> bool:
+    """True when each input's two Jacobians agree; else raise (or return False) with a table
+    of the largest difference per input."""
     rows = []
     ok = True
     for k, (a, n) in enumerate(zip(analytic, numeric)):
@@ -130,7 +185,7 @@ def gradcheck(
         return True
     if not raise_exception:
         return False
-    lines = ["gradcheck: analytic and numerical gradients differ",
+    lines = [title,
              f"{'input':>5} {'ok':>3} {'max |diff|':>12} {'output':>6} {'element':>7} "
              f"{'analytic':>14} {'numerical':>14}"]
     for k, bad, d, r, c, a, n in rows:
