@@ -87,6 +87,7 @@ class LSTMSequence(Function):
         w_t = w_hh.T.astype(dtype, copy=False)
         out = np.empty((steps, n, 2 * hidden), dtype=dtype)
         acts = np.empty((steps, n, 4 * hidden), dtype=dtype)
+        tanhs = np.empty((steps, n, hidden), dtype=dtype)  # tanh(c_t), for backward
         h, c = h0.astype(dtype, copy=False), c0.astype(dtype, copy=False)
         two, three = 2 * hidden, 3 * hidden
         for t in range(steps):
@@ -99,20 +100,26 @@ class LSTMSequence(Function):
             c_new = out[t, :, hidden:]
             np.multiply(z[:, hidden:two], c, out=c_new)
             c_new += z[:, :hidden] * z[:, two:three]
+            tc = tanhs[t]
+            np.tanh(c_new, out=tc)
             h_new = out[t, :, :hidden]
-            np.tanh(c_new, out=h_new)
-            h_new *= z[:, three:]
+            np.multiply(tc, z[:, three:], out=h_new)
             h, c = h_new, c_new
         if any(self.needs_input_grad):
-            self.save_for_backward(gx, h0, c0, w_hh, out, constant(acts))
+            self.save_for_backward(gx, h0, c0, w_hh, out, constant(acts), constant(tanhs))
         return out
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
-        gx, h0, c0, w_hh, out, acts = self.saved
-        acts = V.first_order(grad, lambda: acts, lambda: _lstm_recompute(gx, h0, c0, w_hh))
+        gx, h0, c0, w_hh, out, acts, tanhs = self.saved
+        acts, tanhs = V.first_order(grad, lambda: (acts, tanhs),
+                                    lambda: _lstm_recompute(gx, h0, c0, w_hh))
         hidden = w_hh.shape[1]
         two, three = 2 * hidden, 3 * hidden
         steps = gx.shape[0]
+        # the gates' and tanh(c)'s derivatives for all steps at once: a few passes over
+        # (L, N, 4H) instead of a dozen small ones per step
+        slopes = _lstm_slopes(acts, hidden)
+        tanh_slopes = 1 - tanhs * tanhs
         dz_steps: list[Any] = [None] * steps
         dh = dc = None
         for t in reversed(range(steps)):
@@ -121,12 +128,11 @@ class LSTMSequence(Function):
             dc_t = g_t[:, hidden:] if dc is None else g_t[:, hidden:] + dc
             a = acts[t]
             i, f, g, o = a[:, :hidden], a[:, hidden:two], a[:, two:three], a[:, three:]
-            tc = np.tanh(out[t, :, hidden:])
-            dc_t = dc_t + V.tanh_grad(dh_t * o, tc)
+            tc = tanhs[t]
+            dc_t = dc_t + dh_t * o * tanh_slopes[t]
             c_prev = _previous(out, c0, t, hidden, two)
-            dz = np.concatenate([V.sigmoid_grad(dc_t * g, i), V.sigmoid_grad(dc_t * c_prev, f),
-                                 V.tanh_grad(dc_t * i, g), V.sigmoid_grad(dh_t * tc, o)],
-                                axis=-1)
+            dz = V.mul_(np.concatenate([dc_t * g, dc_t * c_prev, dc_t * i, dh_t * tc],
+                                       axis=-1), slopes[t])
             dz_steps[t] = dz
             dh = V.matmul(dz, w_hh)
             dc = dc_t * f
@@ -140,7 +146,7 @@ class LSTMSequence(Function):
     def jvp(self, t_gx: Any, t_h0: Any, t_c0: Any, t_w: Any) -> Any:
         if t_gx is None and t_h0 is None and t_c0 is None and t_w is None:
             return None
-        gx, h0, c0, w_hh, out, acts = self.saved
+        gx, h0, c0, w_hh, out, acts, tanhs = self.saved
         hidden = w_hh.shape[1]
         two, three = 2 * hidden, 3 * hidden
         dh, dc = _or_zeros(t_h0, h0), _or_zeros(t_c0, c0)
@@ -154,7 +160,7 @@ class LSTMSequence(Function):
                 dz = dz + V.matmul(_previous(out, h0, t, 0, hidden), V.mT(t_w))
             a = acts[t]
             i, f, g, o = a[:, :hidden], a[:, hidden:two], a[:, two:three], a[:, three:]
-            tc = np.tanh(out[t, :, hidden:])
+            tc = tanhs[t]
             dc = (V.sigmoid_grad(dz[:, hidden:two], f) * _previous(out, c0, t, hidden, two)
                   + f * dc + V.sigmoid_grad(dz[:, :hidden], i) * g
                   + i * V.tanh_grad(dz[:, two:three], g))
@@ -163,21 +169,31 @@ class LSTMSequence(Function):
         return np.stack(result)
 
 
-def _lstm_recompute(gx: Any, h0: Any, c0: Any, w_hh: Any) -> list[Any]:
-    """The activated gates of every step as recorded ops (create_graph's path)."""
+def _lstm_recompute(gx: Any, h0: Any, c0: Any, w_hh: Any) -> tuple[Any, Any]:
+    """The activated gates and tanh(c_t) of every step as recorded ops (create_graph's
+    path)."""
     hidden = w_hh.shape[1]
     two, three = 2 * hidden, 3 * hidden
     w_t = V.mT(w_hh)
     h, c = h0, c0
-    acts = []
+    acts, tanhs = [], []
     for t in range(gx.shape[0]):
         z = gx[t] + V.matmul(h, w_t)
         i, f = V.sigmoid(z[:, :hidden]), V.sigmoid(z[:, hidden:two])
         g, o = np.tanh(z[:, two:three]), V.sigmoid(z[:, three:])
         c = f * c + i * g
-        h = o * np.tanh(c)
+        tc = np.tanh(c)
+        h = o * tc
         acts.append(np.concatenate([i, f, g, o], axis=-1))
-    return acts
+        tanhs.append(tc)
+    return np.stack(acts), np.stack(tanhs)
+
+
+def _lstm_slopes(acts: Any, hidden: int) -> Any:
+    """Each gate's derivative from its value: s (1 - s) for i, f, o, 1 - g^2 for g."""
+    sig = acts * (1 - acts)
+    g = acts[..., 2 * hidden:3 * hidden]
+    return np.concatenate([sig[..., :2 * hidden], 1 - g * g, sig[..., 3 * hidden:]], axis=-1)
 
 
 class GRUSequence(Function):
