@@ -292,3 +292,259 @@ def test_bce_weight_that_would_enlarge_the_loss_is_refused(loss, name):
     assert p.grad is None
     for w in (np.arange(3.0), np.ones((2, 1)), 2.0):  # these broadcast to (2, 3): allowed
         assert loss(p, np.ones((2, 3)), w).shape in ((2, 3), ())
+
+
+# ---------------------------------------------------------------- issue 17: PyTorch's options
+def _layouts(a):
+    """The same values as C-ordered, Fortran-ordered and transposed-then-back arrays."""
+    return {"c": np.ascontiguousarray(a), "fortran": np.asfortranarray(a),
+            "transposed": np.ascontiguousarray(a.T).T}
+
+
+def _labels_for(rng, shape, n_classes, ignore=True):
+    label_shape = () if len(shape) == 1 else (shape[0], *shape[2:])
+    labels = rng.integers(0, n_classes, size=label_shape)
+    if ignore and labels.size > 1:
+        labels.flat[1] = -100
+    return labels
+
+
+_CE_OPTIONS = [{}, {"weight": True}, {"label_smoothing": 0.2},
+               {"weight": True, "label_smoothing": 0.3, "ignore_index": 2}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (3, 5, 2), (2, 5, 3, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_and_nll_options_match_torch(shape, dtype):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(sum(shape))
+    n_classes = 5
+    weight = rng.uniform(0.5, 2.0, n_classes).astype(dtype)
+    labels = _labels_for(rng, shape, n_classes)
+    tol = {"rtol": 1e-4, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-10,
+                                                                      "atol": 1e-12}
+    for layout, arr in _layouts((rng.normal(size=shape) * 2).astype(dtype)).items():
+        for opts in _CE_OPTIONS:
+            for red in REDUCTIONS:
+                for ours_fn, theirs_fn in ((F.cross_entropy, tf.cross_entropy),
+                                           (F.nll_loss, tf.nll_loss)):
+                    if ours_fn is F.nll_loss and "label_smoothing" in opts:
+                        continue
+                    kw = dict(opts, reduction=red)
+                    tkw = dict(kw)
+                    if opts.get("weight"):
+                        kw["weight"], tkw["weight"] = weight, torch.tensor(weight)
+                    x = mt.Tensor(arr, requires_grad=True)
+                    # torch gets a C-ordered copy: its nll_loss2d backward refuses others
+                    tx = torch.tensor(np.ascontiguousarray(arr), requires_grad=True)
+                    lab = np.where(labels == -100, opts.get("ignore_index", -100), labels)
+                    ours = ours_fn(x, lab, **kw)
+                    theirs = theirs_fn(tx, torch.tensor(lab), **tkw)
+                    assert ours.dtype == dtype and ours.shape == tuple(theirs.shape)
+                    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **tol,
+                                               err_msg=f"{ours_fn.__name__} {layout} {opts}")
+                    g = rng.normal(size=ours.shape).astype(dtype)
+                    ours.backward(g)
+                    theirs.backward(torch.tensor(g))
+                    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), **tol,
+                                               err_msg=f"{ours_fn.__name__} {layout} {opts}")
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (3, 5, 2)])
+@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"label_smoothing": 0.25},
+                                  {"weight": True, "label_smoothing": 0.1}])
+def test_cross_entropy_probability_targets_match_torch(shape, opts):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=shape)
+    probs = np.moveaxis(rng.dirichlet(np.ones(5), size=shape[:1] + shape[2:] if
+                                      len(shape) > 1 else ()), -1, min(1, len(shape) - 1))
+    weight = rng.uniform(0.5, 2.0, 5)
+    for red in REDUCTIONS:
+        kw = dict(opts, reduction=red)
+        tkw = dict(kw)
+        if opts.get("weight"):
+            kw["weight"], tkw["weight"] = weight, torch.tensor(weight)
+        a, ta = _t(x), torch.tensor(x, requires_grad=True)
+        ours = F.cross_entropy(a, probs, **kw)
+        theirs = torch.nn.functional.cross_entropy(ta, torch.tensor(probs), **tkw)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cross_entropy_options_gradcheck_and_second_order():
+    rng = np.random.default_rng(2)
+    x = _t(rng.normal(size=(3, 4, 2)))
+    labels = np.array([[0, -100], [3, 1], [2, 2]])
+    w = _t(rng.uniform(0.5, 2.0, 4))
+    probs = np.moveaxis(rng.dirichlet(np.ones(4), size=(3, 2)), -1, 1)
+    for red in REDUCTIONS:
+        def ce(a, weight, red=red):
+            return F.cross_entropy(a, labels, weight=weight, reduction=red, label_smoothing=0.2)
+
+        def nll(a, weight, red=red):
+            return F.nll_loss(a.log_softmax(axis=1), labels, weight=weight, reduction=red)
+
+        def soft(a, weight, red=red):
+            return F.cross_entropy(a, probs, weight=weight, reduction=red, label_smoothing=0.1)
+
+        for fn in (ce, nll, soft):
+            assert mt.gradcheck(fn, [x, w])  # the class weight is differentiable too
+            assert mt.gradgradcheck(fn, [x, w])
+
+
+def test_cross_entropy_plain_case_keeps_the_fused_node():
+    x = _t(np.random.default_rng(0).normal(size=(4, 3)))
+    assert type(F.cross_entropy(x, [0, 1, 2, 0]).grad_fn).__name__ == "SoftmaxCrossEntropy"
+    # (N, C, d) logits: one transpose, then the same fused node
+    y = _t(np.random.default_rng(0).normal(size=(2, 3, 5)))
+    loss = F.cross_entropy(y, np.zeros((2, 5), dtype=int))
+    assert type(loss.grad_fn).__name__ == "SoftmaxCrossEntropy"
+    # only when a label is actually ignored does the general path run
+    assert type(F.cross_entropy(x, [0, -100, 2, 0]).grad_fn).__name__ != "SoftmaxCrossEntropy"
+
+
+def test_cross_entropy_all_ignored_mean_is_nan_and_sum_is_zero():
+    x = _t(np.ones((2, 3)))
+    assert np.isnan(F.cross_entropy(x, [-100, -100]).item())
+    assert F.cross_entropy(x, [-100, -100], reduction="sum").item() == 0.0
+
+
+def test_cross_entropy_option_errors_name_the_argument():
+    x = mt.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(4,\)"):
+        F.cross_entropy(x, [0, 1, 2], weight=np.ones(3))
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        F.cross_entropy(x, [0, 1, 2], label_smoothing=1.5)
+    with pytest.raises(TypeError, match="ignore_index must be an integer"):
+        F.nll_loss(x, [0, 1, 2], ignore_index=0.5)
+    with pytest.raises(ValueError, match=r"class label -7 .* or ignore_index=-100"):
+        F.cross_entropy(x, [0, -7, 2])
+    with pytest.raises(ValueError, match="class axis is axis 1"):
+        F.cross_entropy(mt.zeros(2, 3, 4), np.zeros((2, 3), dtype=int))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nn.CrossEntropyLoss(label_smoothing=-0.1)
+
+
+def test_cross_entropy_third_positional_argument_reduction_still_works():
+    x = _t(np.random.default_rng(4).normal(size=(3, 4)))
+    np.testing.assert_allclose(F.cross_entropy(x, [0, 1, 2], "sum").data,
+                               F.cross_entropy(x, [0, 1, 2], reduction="sum").data)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # torch's kl_div
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huber_smooth_l1_kl_div_cosine_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    from microtensor.ops import losses as L
+
+    rng = np.random.default_rng(3)
+    tol = {"rtol": 2e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-10,
+                                                                      "atol": 1e-12}
+    d, y = (rng.normal(size=(4, 3)) * 2).astype(dtype), rng.normal(size=(4, 3)).astype(dtype)
+    lp = np.log(rng.dirichlet(np.ones(3), size=4)).astype(dtype)
+    tp = rng.dirichlet(np.ones(3), size=4).astype(dtype)
+    sign = np.array([1, -1, 1, -1])
+    cases = [
+        (lambda a, b, r: L.huber_loss(a, b, r, delta=0.7),
+         lambda a, b, r: tf.huber_loss(a, b, reduction=r, delta=0.7), d, y),
+        (lambda a, b, r: L.smooth_l1_loss(a, b, r, beta=0.6),
+         lambda a, b, r: tf.smooth_l1_loss(a, b, reduction=r, beta=0.6), d, y),
+        (lambda a, b, r: L.smooth_l1_loss(a, b, r, beta=0.0),
+         lambda a, b, r: tf.smooth_l1_loss(a, b, reduction=r, beta=0.0), d, y),
+        (L.kl_div, lambda a, b, r: tf.kl_div(a, b, reduction=r),
+         lp, tp),
+        (lambda a, b, r: L.kl_div(a, b, r, log_target=True),
+         lambda a, b, r: tf.kl_div(a, b, reduction=r, log_target=True), lp, np.log(tp)),
+        (lambda a, b, r: L.cosine_embedding_loss(a, b, sign, -0.2, r),
+         lambda a, b, r: tf.cosine_embedding_loss(a, b, torch.tensor(sign), margin=-0.2,
+                                                  reduction=r), d, y),
+    ]
+    for ours_fn, theirs_fn, a0, b0 in cases:
+        for red in (*REDUCTIONS, "batchmean"):
+            if red == "batchmean" and ours_fn is not L.kl_div:
+                continue
+            a, b = mt.Tensor(a0, requires_grad=True), mt.Tensor(b0, requires_grad=True)
+            ta, tb = (torch.tensor(v, requires_grad=True) for v in (a0, b0))
+            ours, theirs = ours_fn(a, b, red), theirs_fn(ta, tb, red)
+            assert ours.dtype == dtype
+            np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **tol)
+            ours.sum().backward()
+            theirs.sum().backward()
+            np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), **tol)
+            np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), **tol)
+
+
+def test_new_losses_gradcheck_second_order_and_modules():
+    from microtensor.ops import losses as L
+
+    rng = np.random.default_rng(8)
+    a, b = _t(rng.normal(size=(3, 4)) * 2), _t(rng.normal(size=(3, 4)))
+    lp = _t(np.log(rng.dirichlet(np.ones(4), size=3)))
+    tp = _t(rng.dirichlet(np.ones(4), size=3))
+    for fn, inputs in [(lambda x, y: L.huber_loss(x, y, delta=0.5), [a, b]),
+                       (lambda x, y: L.smooth_l1_loss(x, y, beta=0.5), [a, b]),
+                       (lambda x, y: L.kl_div(x, y, "batchmean"), [lp, tp]),
+                       (lambda x, y: L.cosine_embedding_loss(x, y, [1, -1, 1], 0.1), [a, b])]:
+        assert mt.gradcheck(fn, inputs)
+        assert mt.gradgradcheck(fn, inputs)
+    x, t = mt.Tensor(a.data), b.data
+    assert nn.losses.HuberLoss(delta=0.5)(x, t).item() == L.huber_loss(x, t, delta=0.5).item()
+    assert nn.losses.SmoothL1Loss(beta=2.0)(x, t).item() == L.smooth_l1_loss(x, t,
+                                                                             beta=2.0).item()
+    assert nn.losses.KLDivLoss("batchmean")(lp, tp).item() == L.kl_div(lp, tp,
+                                                                       "batchmean").item()
+    with pytest.raises(ValueError, match="delta must be a finite number > 0"):
+        nn.losses.HuberLoss(delta=0)
+    with pytest.raises(ValueError, match="reduction must be"):
+        nn.losses.KLDivLoss("average")
+
+
+def _jvp_of(op_call, arrays, tangents):
+    """out.grad_fn.jvp(*tangents) for the fused op built by op_call on tensors."""
+    xs = [mt.Tensor(a, requires_grad=True) for a in arrays]
+    out = op_call(*xs)
+    return out.grad_fn.jvp(*tangents)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_fused_loss_jvp_matches_torch_func_jvp(reduction):
+    torch = pytest.importorskip("torch")
+    from torch.func import jvp
+
+    from microtensor.ops import losses as L
+
+    tf = torch.nn.functional
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    p, q = rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0.1, 0.9, (4, 3))
+    tx, ty = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    labels = np.array([0, 2, 1, 1])
+    T = torch.tensor
+    checks = [
+        (_jvp_of(L.Softplus.apply, [x], [tx]),
+         jvp(tf.softplus, (T(x),), (T(tx),))[1]),
+        (_jvp_of(lambda a, b: L.SquaredError.apply(a, b, reduction=reduction), [x, y],
+                 [tx, ty]),
+         jvp(lambda a, b: tf.mse_loss(a, b, reduction=reduction), (T(x), T(y)),
+             (T(tx), T(ty)))[1]),
+        (_jvp_of(lambda a, b: L.SquaredError.apply(a, b, reduction=reduction), [x, y],
+                 [None, ty]),
+         jvp(lambda b: tf.mse_loss(T(x), b, reduction=reduction), (T(y),), (T(ty),))[1]),
+        (_jvp_of(lambda a, b: L.BinaryCrossEntropy.apply(a, b, reduction=reduction), [p, q],
+                 [tx, ty]),
+         jvp(lambda a, b: tf.binary_cross_entropy(a, b, reduction=reduction), (T(p), T(q)),
+             (T(tx), T(ty)))[1]),
+        (_jvp_of(lambda a: L.SoftmaxCrossEntropy.apply(a, labels=labels, reduction=reduction),
+                 [x], [tx]),
+         jvp(lambda a: tf.cross_entropy(a, T(labels), reduction=reduction), (T(x),),
+             (T(tx),))[1]),
+    ]
+    for ours, theirs in checks:
+        np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), rtol=1e-10, atol=1e-12)
+    assert _jvp_of(L.Softplus.apply, [x], [None]) is None

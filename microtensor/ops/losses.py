@@ -37,7 +37,8 @@ from .elementwise import where
 
 __all__ = [
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "Softplus", "SquaredError",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "check_reduction",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "check_fraction", "check_index",
+    "check_positive", "check_reduction",
     "class_labels", "cosine_embedding_loss", "cross_entropy", "huber_loss", "kl_div",
     "l1_loss", "mse_loss", "nll_loss", "smooth_l1_loss", "softplus",
 ]
