@@ -92,6 +92,26 @@ def _as_buffer(owner: str, name: str, value: Any) -> Tensor | None:
                     f"{type(value).__name__}")
 
 
+class _Buffer(NamedTuple):
+    """A persistent buffer met while walking a module's state (see `_state_members`)."""
+
+    tensor: Tensor
+
+
+def _state_members(module: Module) -> Iterator[tuple[str, Any]]:
+    """A module's members for its state dict: in assignment order when it has no persistent
+    buffers; else its parameters, its buffers (as `_Buffer`), then its sub-modules."""
+    buffers = [(name, _Buffer(module.__dict__[name])) for name, keep in module._buffers.items()
+               if keep and module.__dict__.get(name) is not None]
+    if not buffers:
+        yield from module._members()
+        return
+    members = list(module._members())
+    yield from ((k, v) for k, v in members if isinstance(v, Parameter))
+    yield from buffers
+    yield from ((k, v) for k, v in members if not isinstance(v, Parameter))
+
+
 class Module:
     """Base class of layers and models: subclass it, assign layers and Parameters as
     attributes in `__init__`, and write `forward`.
@@ -305,31 +325,31 @@ class Module:
             yield b
 
     def _state_items(self) -> Iterator[tuple[str, Tensor]]:
-        """(key, Tensor) of the state dict: the parameters in `named_parameters()` order, each
-        module's persistent buffers right after the module's parameters and sub-modules (so
-        `"1.weight", "1.bias", "1.running_mean"` as PyTorch lists them)."""
+        """(key, Tensor) of the state dict: the parameters in `named_parameters()` order,
+        except that a module holding persistent buffers lists its own parameters, then its
+        buffers, then its sub-modules, as PyTorch does (`"1.weight", "1.bias",
+        "1.running_mean"`)."""
         if self._plain_containers:
             self._rename()
         seen: set[int] = {id(self)}
-        stack = [("", self, self._members())]
+        stack = [("", _state_members(self))]
         while stack:
-            path, module, members = stack[-1]
+            path, members = stack[-1]
             for key, value in members:
+                full = f"{path}.{key}" if path else key
+                if type(value) is _Buffer:
+                    yield full, value.tensor
+                    continue
                 if id(value) in seen:
                     continue
                 seen.add(id(value))
-                full = f"{path}.{key}" if path else key
                 if isinstance(value, Parameter):
                     yield full, value
                 else:
-                    stack.append((full, value, value._members()))
+                    stack.append((full, _state_members(value)))
                     break
             else:
                 stack.pop()
-                for name, persistent in module._buffers.items():
-                    value = module.__dict__.get(name)
-                    if persistent and value is not None:
-                        yield (f"{path}.{name}" if path else name), value
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
         """Cast every parameter (and its gradient) and every floating buffer to the floating

@@ -370,3 +370,88 @@ def test_linear_gradcheck_and_matches_numpy():
     np.testing.assert_allclose(lin(x).data, expected, rtol=1e-14)
     assert mt.gradcheck(nn.functional.linear, [x, lin.weight, lin.bias])
     assert mt.gradgradcheck(lambda a: nn.Sequential(lin, nn.Tanh())(a).sum(), [x])
+
+
+# ---------------------------------------------------------------------- buffers
+class Stats(nn.Module):
+    def __init__(self):
+        self.fc = nn.Linear(2, 2)
+        self.register_buffer("mean", np.zeros(2))
+        self.register_buffer("count", np.array(0, dtype=np.int64))
+        self.register_buffer("scratch", np.ones(3), persistent=False)
+        self.register_buffer("unused", None)
+
+
+def test_module_buffers_listed_saved_and_loaded_like_torch():
+    import torch
+
+    class TStats(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+            self.register_buffer("mean", torch.zeros(2))
+            self.register_buffer("count", torch.tensor(0))
+            self.register_buffer("scratch", torch.ones(3), persistent=False)
+            self.register_buffer("unused", None)
+
+    m = nn.Sequential(Stats(), nn.Linear(2, 1))
+    t = torch.nn.Sequential(TStats(), torch.nn.Linear(2, 1))
+    assert list(m.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in m.named_buffers()] == [n for n, _ in t.named_buffers()]
+    assert len(list(m.buffers())) == 3 and len(list(m[0].buffers(recurse=False))) == 3
+    assert isinstance(m[0].mean, mt.Tensor) and not m[0].mean.requires_grad
+    sd = m.state_dict()
+    sd["0.mean"] = np.array([1.0, 2.0])
+    sd["0.count"] = np.array(5)
+    m.load_state_dict(sd)
+    assert m[0].mean.data.tolist() == [1.0, 2.0] and int(m[0].count.data) == 5
+    assert "buffer" not in repr(m) and repr(nn.Linear(2, 2)).startswith("Linear(")
+
+
+def test_module_buffer_load_errors_change_nothing():
+    m = Stats()
+    bad = m.state_dict()
+    bad["mean"] = np.ones(3)
+    bad["fc.bias"] = np.full(2, 7.0)
+    with pytest.raises(ValueError, match=r"mean: shape \(3,\) in the dict, \(2,\) in the model"):
+        m.load_state_dict(bad)
+    assert not (m.fc.bias.data == 7).any()
+    del bad["mean"]
+    with pytest.raises(ValueError, match="missing key: mean"):
+        m.load_state_dict(bad)
+    assert m.load_state_dict(bad, strict=False).missing_keys == ["mean"]
+
+
+def test_module_to_casts_float_buffers_keeps_integer_ones():
+    m = Stats().float()
+    assert m.mean.dtype == np.float32 and m.scratch.dtype == np.float32
+    assert m.count.dtype == np.int64 and m.fc.weight.dtype == np.float32
+    m.double()
+    assert m.mean.dtype == np.float64
+
+
+def test_module_buffer_assignment_and_registration_errors():
+    m = Stats()
+    m.mean = np.array([3.0, 4.0])  # assigning a registered buffer keeps it a buffer
+    assert isinstance(m.mean, mt.Tensor) and m.state_dict()["mean"].tolist() == [3.0, 4.0]
+    m.unused = np.ones(1)
+    assert "unused" in m.state_dict()
+    with pytest.raises(TypeError, match="buffer 'mean' must be an array"):
+        m.mean = "x"
+    with pytest.raises(KeyError, match="attribute 'fc' already exists"):
+        m.register_buffer("fc", np.ones(1))
+    with pytest.raises(KeyError, match="without '.'"):
+        m.register_buffer("a.b", np.ones(1))
+    del m.mean
+    assert "mean" not in m.state_dict()
+
+
+def test_module_buffers_round_trip_through_save_and_load(tmp_path):
+    m = Stats()
+    m.mean.data[...] = [5.0, 6.0]
+    m.count.data[...] = 3
+    nn.save(m, tmp_path / "s.safetensors")
+    other = Stats()
+    other.load(tmp_path / "s.safetensors")
+    assert other.mean.data.tolist() == [5.0, 6.0] and int(other.count.data) == 3
+    np.testing.assert_array_equal(other.fc.weight.data, m.fc.weight.data)
