@@ -66,20 +66,38 @@ def _windows(xp: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair,
                        stride[1] * sw), writeable=False)
 
 
+# The convolution kernels work in a (C, H, W, N) layout, batch last: a window row of every
+# image is then one contiguous run of Wo * N elements, so the im2col copy and the col2im adds
+# move long runs instead of rows of a few pixels (several times faster at LeNet's sizes). The
+# price is one transposing copy of the input and of the output, each kh*kw times smaller than
+# the columns.
+def _chwn(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """x (N, C, H, W) as a C-contiguous (C, H + top + bottom, W + left + right, N), zero
+    borders."""
+    (t, b), (left, r) = pads
+    n, c, h, w = x.shape
+    if not (t or b or left or r):
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    out = np.zeros((c, h + t + b, w + left + r, n), dtype=x.dtype)
+    out[:, t:t + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    return out
+
+
 def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair,
             groups: int, out_hw: Pair | None = None) -> tuple[np.ndarray, Pair]:
-    """The columns (G, C/G*kh*kw, N*Ho*Wo) of x and (Ho, Wo): one copy of the window view,
-    laid out so that the copy's inner loop runs along an output row. `out_hw` (the adjoints'
-    case) may ask for fewer windows than fit: a transposed convolution's output_padding
-    leaves elements no window of the forward convolution reads."""
-    xp = _pad(x, pads)
+    """The columns (G, C/G*kh*kw, Ho*Wo*N) of x and (Ho, Wo): one copy of a window view.
+    `out_hw` (the adjoints' case) may ask for fewer windows than fit: a transposed
+    convolution's output_padding leaves elements no window of the forward convolution reads."""
+    xp = _chwn(x, pads)
+    c, hp, wp, n = xp.shape
     if out_hw is None:
-        out_hw = (_size(xp.shape[2], kernel[0], stride[0], dilation[0]),
-                  _size(xp.shape[3], kernel[1], stride[1], dilation[1]))
-    n, c = x.shape[:2]
-    win = _windows(xp, kernel, stride, dilation, out_hw)
-    win = win.reshape(n, groups, c // groups, *kernel, *out_hw).transpose(1, 2, 3, 4, 0, 5, 6)
-    cols = np.ascontiguousarray(win).reshape(groups, -1, n * out_hw[0] * out_hw[1])
+        out_hw = (_size(hp, kernel[0], stride[0], dilation[0]),
+                  _size(wp, kernel[1], stride[1], dilation[1]))
+    sc, sh, sw, sn = xp.strides
+    win = as_strided(xp, (c, *kernel, *out_hw, n),
+                     (sc, dilation[0] * sh, dilation[1] * sw, stride[0] * sh, stride[1] * sw, sn),
+                     writeable=False)
+    cols = np.ascontiguousarray(win).reshape(groups, -1, out_hw[0] * out_hw[1] * n)
     return cols, out_hw
 
 
@@ -91,10 +109,13 @@ def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _grouped(y: np.ndarray, groups: int) -> np.ndarray:
-    """y (N, O, Ho, Wo) as (G, O/G, N*Ho*Wo), the layout of the products."""
-    n, o = y.shape[:2]
-    y = y.reshape(n, groups, o // groups, -1).transpose(1, 2, 0, 3)
-    return np.ascontiguousarray(y).reshape(groups, o // groups, -1)
+    """y (N, O, Ho, Wo) as (G, O/G, Ho*Wo*N), the layout of the products."""
+    return np.ascontiguousarray(y.transpose(1, 2, 3, 0)).reshape(groups, y.shape[1] // groups, -1)
+
+
+def _nchw(y: np.ndarray) -> np.ndarray:
+    """A (C, H, W, N) array back in PyTorch's layout, contiguous."""
+    return np.ascontiguousarray(y.transpose(3, 0, 1, 2))
 
 
 def _conv(x: np.ndarray, w: np.ndarray, stride: Pair, pads: Pads, dilation: Pair,
@@ -102,8 +123,7 @@ def _conv(x: np.ndarray, w: np.ndarray, stride: Pair, pads: Pads, dilation: Pair
     """y[n, o] = sum over c, i, j of w[o, c, i, j] * xpad[n, g*C/G + c, s*h + d*i, s*w + d*j]."""
     cols, (ho, wo) = _im2col(x, w.shape[2:], stride, pads, dilation, groups, out_hw)
     out = _gemm(w.reshape(groups, w.shape[0] // groups, -1), cols)
-    out = out.reshape(w.shape[0], x.shape[0], ho, wo).transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(out)
+    return _nchw(out.reshape(w.shape[0], ho, wo, x.shape[0]))
 
 
 def _conv_weight(x: np.ndarray, gy: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
@@ -121,19 +141,15 @@ def _conv_transpose(gy: np.ndarray, w: np.ndarray, size: Pair, stride: Pair, pad
     n, _, ho, wo = gy.shape
     o, cg, kh, kw = w.shape
     cols = _gemm(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _grouped(gy, groups))
-    cols = cols.reshape(groups, cg, kh, kw, n, ho, wo).transpose(4, 0, 1, 2, 3, 5, 6)
+    cols = cols.reshape(groups * cg, kh, kw, ho, wo, n)
     (t, b), (left, r) = pads
-    hp, wp = size[0] + t + b, size[1] + left + r
-    out = np.zeros((n, groups, cg, hp, wp), dtype=cols.dtype)
+    out = np.zeros((groups * cg, size[0] + t + b, size[1] + left + r, n), dtype=cols.dtype)
     (sh, sw), (dh, dw) = stride, dilation
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
         for j in range(kw):
-            out[:, :, :, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, :, :, i, j]
-    out = out.reshape(n, groups * cg, hp, wp)
-    if t or b or left or r:
-        out = np.ascontiguousarray(out[:, :, t:t + size[0], left:left + size[1]])
-    return out
+            out[:, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
+    return _nchw(out[:, t:t + size[0], left:left + size[1]])
 
 
 # --------------------------------------------------- the three Functions of the bilinear form
@@ -275,27 +291,30 @@ def _scatter_flat(grad: Any, flat: np.ndarray, shape: tuple[int, ...], unique: b
 
 def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
                  dilation: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """The maximum of each window, the C-order flat index of the first maximum in the padded
-    input, and the padded shape."""
+    """The maximum of each window, the C-order flat index of its first maximum (its last nan,
+    if any: PyTorch's CPU rule) in the padded input, and the padded shape."""
     xp = _pad(x, pads, -np.inf)
     n, c, hp, wp = xp.shape
     out_hw = (_size(hp, kernel[0], stride[0], dilation[0]),
               _size(wp, kernel[1], stride[1], dilation[1]))
     win = _windows(xp, kernel, stride, dilation, out_hw)
-    best = win[:, :, 0, 0].copy()
-    arg = np.zeros(best.shape, dtype=np.intp)
-    # one pass per kernel position: strict > keeps the first maximum, a nan takes over (as
-    # PyTorch's CPU kernel does)
-    for k in range(1, kernel[0] * kernel[1]):
-        v = win[:, :, k // kernel[1], k % kernel[1]]
-        better = (v > best) | np.isnan(v)
-        np.copyto(best, v, where=better)
-        arg[better] = k
-    ki, kj = np.divmod(arg, kernel[1])
-    rows = np.arange(out_hw[0])[:, None] * stride[0] + ki * dilation[0]
-    cols = np.arange(out_hw[1]) * stride[1] + kj * dilation[1]
-    planes = np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
-    return best, planes + rows * wp + cols, (n, c, hp, wp)
+    taps = [win[:, :, k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
+    best = taps[0].copy()
+    for v in taps[1:]:
+        np.maximum(best, v, out=best)  # a nan wins, as in PyTorch
+    # the first maximum: positions visited last to first, each equal one taking over; what
+    # is kept is the tap's offset in the padded plane, so the flat index is one add away
+    offsets = [(k // kernel[1]) * dilation[0] * wp + (k % kernel[1]) * dilation[1]
+               for k in range(len(taps))]
+    flat = np.zeros(best.shape, dtype=np.intp)
+    for k in range(len(taps) - 1, 0, -1):
+        np.copyto(flat, offsets[k], where=taps[k] == best)
+    if np.isnan(best).any():  # PyTorch's kernel takes every nan it meets: the last one
+        for k, v in enumerate(taps):
+            np.copyto(flat, offsets[k], where=np.isnan(v))
+    flat += np.arange(out_hw[0])[:, None] * (stride[0] * wp) + np.arange(out_hw[1]) * stride[1]
+    flat += np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
+    return best, flat, (n, c, hp, wp)
 
 
 def _flat_to_plane(flat: np.ndarray, padded: tuple[int, ...], pads: Pads,
