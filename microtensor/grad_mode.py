@@ -21,6 +21,9 @@ class _State(threading.local):
     # active function transforms (mt.func's forward mode, vmap), innermost last; Function.apply
     # hands every op call to the innermost one (see function._transformed)
     transforms: tuple[Any, ...] = ()
+    # mt.compile's recorder while it traces a step (Tensor.backward and marked effects report
+    # to it); None otherwise
+    tracer: Any = None
 
 
 _state = _State()

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .grad_mode import _state
 from .grad_mode import is_grad_enabled as _grad_enabled
 from .shapes import normalize_one_axis
 
@@ -224,6 +225,10 @@ class Tensor:
         `retain_graph` (default: `create_graph`); with `create_graph=True` the gradients are
         themselves differentiable.
         """
+        tracer = _state.tracer
+        if tracer is not None:  # mt.compile is tracing a step: it records this backward
+            tracer.backward(self, gradient, retain_graph, create_graph)
+            return
         _autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self) -> None:
@@ -583,8 +588,6 @@ class Tensor:
         the value written, and its history becomes SetItem(old history, value), so the
         overwritten positions get no gradient and `value` gets theirs. A leaf that requires
         grad cannot be assigned into (its gradient would no longer be that of its values)."""
-        from .grad_mode import _state
-
         tracked = _state.grad_enabled and (
             self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
         if not tracked:

@@ -20,6 +20,7 @@ import numpy as np
 import microtensor as mt
 from microtensor import Tensor
 from microtensor.ops import fused
+from microtensor.ops.dropout import dropout as _dropout
 from microtensor.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -222,9 +223,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * np.zeros(x.shape, dtype=x.dtype)
-    scale = (mt.default_generator().random(x.shape) >= p).astype(x.dtype)
-    scale *= 1.0 / (1.0 - p)
-    return x * scale
+    return _dropout(x, p)  # the mask is drawn inside the op (see microtensor/ops/dropout.py)
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
