@@ -273,3 +273,241 @@ def test_optimizer_state_dict_round_trip_resumes_identically():
     assert q.data.tobytes() == full.tobytes()
     with pytest.raises(ValueError, match="sizes"):
         nn.optim.SGD([q, nn.Parameter(np.ones(1))], lr=0.1).load_state_dict(saved)
+
+
+# ---------------------------------------------------------------- issue 17
+RMSPROP_CASES = [{}, {"alpha": 0.9, "eps": 1e-6}, {"weight_decay": 0.1},
+                 {"momentum": 0.9}, {"centered": True},
+                 {"momentum": 0.5, "centered": True, "weight_decay": 0.05}]
+ADAGRAD_CASES = [{}, {"lr_decay": 0.1}, {"weight_decay": 0.1},
+                 {"initial_accumulator_value": 0.5, "eps": 1e-6},
+                 {"lr_decay": 0.05, "weight_decay": 0.02, "initial_accumulator_value": 0.1}]
+
+
+def _torch_run(torch, name, kw, w0, grads):
+    tp = torch.nn.Parameter(torch.tensor(w0))
+    topt = getattr(torch.optim, name)([tp], **kw)
+    out = []
+    for g in grads:
+        tp.grad = torch.tensor(g)
+        topt.step()
+        out.append(tp.detach().numpy().copy())
+    return out
+
+
+@pytest.mark.parametrize(("name", "kw"), [("RMSprop", c) for c in RMSPROP_CASES]
+                         + [("Adagrad", c) for c in ADAGRAD_CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rmsprop_adagrad_match_torch_every_step(name, kw, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(3, 4)).astype(dtype)
+    grads = [rng.normal(size=(3, 4)).astype(dtype) for _ in range(20)]
+    kw = {"lr": 1e-2, **kw}
+    p = nn.Parameter(w0.copy())
+    opt = getattr(nn.optim, name)([p], **kw)
+    expected = _torch_run(torch, name, kw, w0, grads)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12,
+                                                                      "atol": 1e-14}
+    for step, (g, want) in enumerate(zip(grads, expected)):
+        p.grad = mt.Tensor(g)
+        opt.step()
+        assert p.dtype == dtype
+        np.testing.assert_allclose(p.data, want, **tol, err_msg=f"{name} {kw} step {step}")
+
+
+@pytest.mark.parametrize(("name", "kw"), [("RMSprop", {"momentum": 0.9, "centered": True}),
+                                          ("Adagrad", {"lr_decay": 0.1})])
+def test_rmsprop_adagrad_state_dict_round_trip_resumes_identically(name, kw):
+    rng = np.random.default_rng(4)
+    w0 = rng.normal(size=5)
+    grads = [rng.normal(size=5) for _ in range(20)]
+    a = nn.Parameter(w0.copy())
+    opt_a = getattr(nn.optim, name)([a], lr=0.05, **kw)
+    for g in grads[:10]:
+        a.grad = mt.Tensor(g)
+        opt_a.step()
+    saved = opt_a.state_dict()
+    b = nn.Parameter(a.data.copy())
+    opt_b = getattr(nn.optim, name)([b], lr=0.05)  # hyperparameters come from the dict
+    opt_b.load_state_dict(saved)
+    assert opt_b.param_groups[0]["lr"] == 0.05 and opt_b.state[b]["step"] == 10
+    for g in grads[10:]:
+        a.grad, b.grad = mt.Tensor(g), mt.Tensor(g)
+        opt_a.step()
+        opt_b.step()
+    np.testing.assert_array_equal(a.data, b.data)
+    bad = opt_a.state_dict()
+    key = "square_avg" if name == "RMSprop" else "sum"
+    bad["state"][0][key] = np.zeros(4)
+    with pytest.raises(ValueError, match=rf"state '{key}' of parameter 0 has shape \(4,\)"):
+        opt_b.load_state_dict(bad)
+
+
+def test_rmsprop_adagrad_reject_bad_arguments_by_name():
+    p = nn.Parameter(np.zeros(2))
+    for cls, kw, name in [(nn.optim.RMSprop, {"alpha": -0.1}, "alpha"),
+                          (nn.optim.RMSprop, {"momentum": float("nan")}, "momentum"),
+                          (nn.optim.RMSprop, {"eps": "x"}, "eps"),
+                          (nn.optim.Adagrad, {"lr_decay": -1}, "lr_decay"),
+                          (nn.optim.Adagrad, {"initial_accumulator_value": -1},
+                           "initial_accumulator_value")]:
+        with pytest.raises((ValueError, TypeError), match=name):
+            cls([p], **kw)
+    with pytest.raises(TypeError, match="centered"):
+        nn.optim.RMSprop([p], centered="yes")
+
+
+def _schedule(torch_mod, make, opt_name, n, opt_kw, metrics=None):
+    """The lr (and momentum) after construction and after each of n steps."""
+    if torch_mod is None:
+        opt = getattr(nn.optim, opt_name)([nn.Parameter(np.ones(1)),
+                                           ], **opt_kw)
+    else:
+        opt = getattr(torch_mod.optim, opt_name)([torch_mod.nn.Parameter(torch_mod.ones(1))],
+                                                 **opt_kw)
+    sched = make(opt)
+
+    def now():
+        g = opt.param_groups[0]
+        m = g["betas"][0] if "betas" in g else g.get("momentum")
+        return (float(g["lr"]), None if m is None else float(m))
+
+    seq = [now()]
+    for i in range(n):
+        opt.step()
+        sched.step() if metrics is None else sched.step(metrics[i])
+        seq.append(now())
+    return seq
+
+
+ONE_CYCLE_CASES = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"max_lr": 1.0, "total_steps": 30}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"max_lr": 0.5, "epochs": 4, "steps_per_epoch": 7,
+                                           "pct_start": 0.4, "anneal_strategy": "linear"}),
+    ("Adam", {"lr": 1e-3}, {"max_lr": 0.01, "total_steps": 25, "three_phase": True,
+                            "div_factor": 10.0, "final_div_factor": 100.0}),
+    ("Adam", {"lr": 1e-3}, {"max_lr": 0.01, "total_steps": 20, "base_momentum": 0.8,
+                            "max_momentum": 0.9, "anneal_strategy": "linear"}),
+    ("SGD", {"lr": 0.1}, {"max_lr": 0.3, "total_steps": 12, "cycle_momentum": False}),
+]
+
+
+@pytest.mark.parametrize(("opt_name", "opt_kw", "kw"), ONE_CYCLE_CASES)
+def test_one_cycle_lr_and_momentum_sequences_match_torch(opt_name, opt_kw, kw):
+    torch = pytest.importorskip("torch")
+    n = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+    ours = _schedule(None, lambda o: nn.optim.OneCycleLR(o, **kw), opt_name, n - 1, opt_kw)
+    theirs = _schedule(torch, lambda o: torch.optim.lr_scheduler.OneCycleLR(o, **kw),
+                       opt_name, n - 1, opt_kw)
+    np.testing.assert_allclose(np.array(ours, dtype=float), np.array(theirs, dtype=float),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_one_cycle_refuses_stepping_past_the_end_and_bad_arguments():
+    opt = nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+    sched = nn.optim.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    lr = opt.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match="total_steps is 3"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == lr and sched.last_epoch == 3  # nothing changed
+    with pytest.raises(ValueError, match="total_steps, or both epochs and steps_per_epoch"):
+        nn.optim.OneCycleLR(opt, max_lr=1.0, epochs=3)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        nn.optim.OneCycleLR(opt, max_lr=1.0, total_steps=3, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="pct_start"):
+        nn.optim.OneCycleLR(opt, max_lr=1.0, total_steps=3, pct_start=1.5)
+    with pytest.raises(ValueError, match="one per parameter group"):
+        nn.optim.OneCycleLR(opt, max_lr=[1.0, 2.0], total_steps=3)
+    with pytest.raises(ValueError, match="cycle_momentum=False"):
+        nn.optim.OneCycleLR(nn.optim.Adagrad([nn.Parameter(np.ones(1))]), max_lr=1.0,
+                            total_steps=3)
+
+
+PLATEAU_CASES = [
+    {},
+    {"mode": "max", "factor": 0.5, "patience": 2},
+    {"patience": 1, "threshold": 0.1, "threshold_mode": "abs", "cooldown": 2},
+    {"factor": 0.5, "patience": 0, "min_lr": 0.02, "threshold_mode": "rel", "threshold": 0.05},
+    {"mode": "max", "patience": 1, "threshold_mode": "abs", "threshold": 0.5, "eps": 0.01},
+]
+
+
+@pytest.mark.parametrize("kw", PLATEAU_CASES)
+def test_reduce_lr_on_plateau_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(len(kw))
+    metrics = list(np.round(np.cumsum(rng.normal(-0.05, 0.5, 40)) + 10, 2))
+    ours = _schedule(None, lambda o: nn.optim.ReduceLROnPlateau(o, **kw), "SGD", 40,
+                     {"lr": 0.5}, metrics)
+    theirs = _schedule(torch, lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, **kw),
+                       "SGD", 40, {"lr": 0.5}, metrics)
+    np.testing.assert_allclose(np.array(ours, dtype=float), np.array(theirs, dtype=float),
+                               rtol=1e-12)
+    assert len({lr for lr, _ in ours}) > 1  # the schedule did reduce
+
+
+def test_reduce_lr_on_plateau_errors_name_the_argument():
+    opt = nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.1)
+    for kw, name in [({"factor": 1.0}, "factor"), ({"mode": "up"}, "mode"),
+                     ({"threshold_mode": "pct"}, "threshold_mode"), ({"patience": -1},
+                                                                     "patience"),
+                     ({"min_lr": [0.1, 0.2]}, "min_lr")]:
+        with pytest.raises(ValueError, match=name):
+            nn.optim.ReduceLROnPlateau(opt, **kw)
+    with pytest.raises(TypeError, match="metrics must be a number"):
+        nn.optim.ReduceLROnPlateau(opt).step("low")
+
+
+_ALL_SCHEDULERS = [
+    ("StepLR", {"step_size": 3, "gamma": 0.5}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.01}),
+    ("LambdaLR", {"lr_lambda": lambda e: 0.9**e}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 20}),
+    ("ReduceLROnPlateau", {"patience": 1, "factor": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("name", "kw"), _ALL_SCHEDULERS)
+def test_every_scheduler_state_dict_round_trip_resumes_identically(name, kw):
+    metrics = [5.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+
+    def make():
+        opt = nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+        return opt, getattr(nn.optim, name)(opt, **kw)
+
+    def step(sched, i):
+        sched.step(metrics[i]) if name == "ReduceLROnPlateau" else sched.step()
+
+    opt_a, sched_a = make()
+    for i in range(6):
+        step(sched_a, i)
+    state = sched_a.state_dict()
+    import json
+
+    assert json.loads(json.dumps(state)) is not None  # plain values only, no callables
+    opt_b, sched_b = make()
+    opt_b.load_state_dict(opt_a.state_dict())
+    sched_b.load_state_dict(state)
+    for i in range(6, 15):
+        step(sched_a, i)
+        step(sched_b, i)
+        assert sched_a.get_last_lr() == sched_b.get_last_lr()
+        assert opt_a.param_groups[0]["lr"] == opt_b.param_groups[0]["lr"]
+        assert opt_a.param_groups[0]["momentum"] == opt_b.param_groups[0]["momentum"]
+
+
+def test_scheduler_load_state_dict_refuses_unknown_keys_and_code():
+    opt = nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.1)
+    sched = nn.optim.StepLR(opt, step_size=2)
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match="unknown entry 'bogus'"):
+        sched.load_state_dict({**before, "bogus": 1})
+    with pytest.raises(TypeError, match="entry 'gamma' must hold only numbers"):
+        sched.load_state_dict({**before, "gamma": print})
+    with pytest.raises(ValueError, match="'base_lrs' has 2 values"):
+        sched.load_state_dict({**before, "base_lrs": [0.1, 0.2]})
+    assert sched.state_dict() == before

@@ -1,4 +1,5 @@
-"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules, PyTorch's update equations.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules, PyTorch's
+update equations.
 
     opt = nn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     sched = nn.optim.StepLR(opt, step_size=100, gamma=0.5)
@@ -8,11 +9,21 @@
 
 from . import lr_scheduler
 from .adam import Adam, AdamW
-from .lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR, LRScheduler, StepLR
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
 from .optimizer import Optimizer
+from .rmsprop import Adagrad, RMSprop
 from .sgd import SGD
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR",
-    "Optimizer", "StepLR", "lr_scheduler",
+    "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler",
+    "LambdaLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "StepLR",
+    "lr_scheduler",
 ]
