@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from . import forward_ad as fwd
-from .autograd import grad as _grad
 from .grad_mode import _state, enable_grad
 from .tensor import Tensor, _make
 
@@ -98,8 +97,8 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
                 raise ValueError(f"vjp: cotangent shape {c.shape} does not match the output "
                                  f"shape {o.shape}")
         with enable_grad():
-            gs = _grad([o for o, _ in live], xs, grad_outputs=cts, retain_graph=True,
-                       create_graph=create, allow_unused=True)
+            gs = _engine_grad([o for o, _ in live], xs, grad_outputs=cts, retain_graph=True,
+                              create_graph=create, allow_unused=True)
         return tuple(_make(np.zeros(x.shape, x.dtype)) if g is None else g
                      for x, g in zip(xs, gs))
 
@@ -113,9 +112,25 @@ def _nested(primals: tuple[Any, ...]) -> bool:
                                           for p in primals)
 
 
+def _vmap_module() -> Any:
+    """microtensor.vmap, imported on first use (vmap imports the core, as func does)."""
+    from . import vmap as vmap_module
+    return vmap_module
+
+
+def _engine_grad(outputs: Any, inputs: list[Tensor], **kwargs: Any) -> tuple[Any, ...]:
+    """mt.grad, through vmap's helper, which inside vmap differentiates each example of a
+    batched output by its own inputs (outside vmap it is mt.grad itself)."""
+    return _vmap_module().grad(outputs, inputs, **kwargs)
+
+
 def _leaf(x: Tensor) -> Tensor:
-    """`x` ready to be differentiated: itself when it already requires grad (so an outer
-    reverse pass sees through), else a new leaf on the same data that keeps x's tangents."""
+    """`x` ready to be differentiated: inside vmap, vmap's batched leaf (each example its own
+    copy); else itself when it already requires grad (so an outer reverse pass sees through),
+    else a new leaf on the same data that keeps x's tangents."""
+    batched = _vmap_module().batched_leaf(x) if _state.transforms else None
+    if batched is not None:
+        return batched
     if x.requires_grad:
         return x
     leaf = _make(x.data, True)
@@ -188,8 +203,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         inputs = [args[i] for i in nums]
         if out.requires_grad:
             with enable_grad():
-                gs = _grad(out, inputs, create_graph=_nested(tuple(originals)),
-                           allow_unused=True)
+                gs = _engine_grad(out, inputs, create_graph=_nested(tuple(originals)),
+                                  allow_unused=True)
         else:
             gs = (None,) * len(inputs)
         gs = tuple(_make(np.zeros(x.shape, x.dtype)) if g is None else g
