@@ -1,4 +1,4 @@
-"""The op contract's structure: backward bodies speak the vocabulary (no type tests, no
+"""The op contract's structure: backward and jvp bodies speak the vocabulary (no type tests, no
 unwrapping), and every op is registered once (function, method, export, NumPy dispatch)."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def _backward_bodies() -> list[tuple[str, ast.FunctionDef]]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
                 for item in node.body:
-                    if isinstance(item, ast.FunctionDef) and item.name in ("backward", "_grads"):
+                    if isinstance(item, ast.FunctionDef) and item.name in (
+                            "backward", "_grads", "jvp", "_affine_jvp", "_table_jvp"):
                         found.append((f"{path.name}:{node.name}.{item.name}", item))
     return found
 
@@ -33,6 +34,8 @@ def _backward_bodies() -> list[tuple[str, ast.FunctionDef]]:
 def test_backward_bodies_never_test_types_or_unwrap() -> None:
     bodies = _backward_bodies()
     assert len(bodies) > 30, "the scan found the ops' backward methods"
+    # forward mode's rules run on arrays and on Tensors alike, as backward does
+    assert sum(name.endswith(".jvp") for name, _ in bodies) > 30, "the scan found jvp rules"
     bad = []
     for where, fn in bodies:
         for node in ast.walk(fn):
