@@ -60,8 +60,10 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: np.ndarray | None, dropout_p: 
     if dead is not None:
         weights = weights * (~dead).astype(weights.dtype)
     if dropout_p > 0.0:
-        keep = mt.default_generator().random(weights.shape) >= dropout_p
-        weights = weights * (keep.astype(weights.dtype) / (1.0 - dropout_p))
+        keep = (mt.default_generator().random(weights.shape) >= dropout_p).astype(weights.dtype)
+        if dropout_p < 1.0:  # p == 1 keeps nothing: no 1 / 0 for the empty rest
+            keep /= 1.0 - dropout_p
+        weights = weights * keep
     return mt.matmul(weights, v), weights
 
 
