@@ -31,8 +31,10 @@ import numpy as np
 
 from .function import Function
 from .grad_mode import _state
+from .ops import dropout as _dropout
 from .ops import elementwise as _ew
 from .ops import fused as _fused
+from .ops import indexing as _indexing
 from .ops import linalg as _linalg
 from .ops import losses as _losses
 from .ops import reduce as _reduce
@@ -43,7 +45,7 @@ from .tensor import Tensor
 
 __all__ = ["BatchedTensor", "batched_leaf", "check_randomness", "grad", "vmap"]
 
-_RANDOMNESS = ("error", "same")
+_RANDOMNESS = ("error", "same", "different")
 
 
 def _values_error(what: str) -> RuntimeError:
@@ -256,6 +258,8 @@ class _Vmap:
         """Run the op call `cls.apply(*args, **kwargs)` for the whole batch (function.py's
         transform hook): by its batching rule when it has one and the call fits it, else once
         per example. Calls that hold no batched value of this level pass through unchanged."""
+        if cls in _RANDOM_OPS:
+            return self.random(cls, args, kwargs)
         if not any(self.own(a) is not None for a in args) and not _holds(self, kwargs):
             return cls.apply(*args, **kwargs)
         return _wrap(self.physical(cls, args, kwargs), self)
@@ -270,6 +274,24 @@ class _Vmap:
                 if out is not NotImplemented:
                     return out
         return self.loop(cls, args, kwargs)
+
+    def random(self, cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A random op (dropout: its mask is drawn inside the op, `mask_shape` broadcasting
+        to x): refused under randomness="error"; "same" draws one mask of the example's shape
+        for every example; "different" draws one per example, unbatched inputs included."""
+        if self.randomness == "error":
+            raise RuntimeError(_random_error(cls.__name__))
+        x, rest = args[0], args[1:]
+        shape = kwargs.get("mask_shape")
+        shape = tuple(x.shape) if shape is None else tuple(shape)
+        if self.randomness == "same":
+            p = self.own(x)
+            if p is None:
+                return cls.apply(*args, **kwargs)
+        else:
+            p = self.lift(x)
+            shape = (self.size,) + (1,) * (x.ndim - len(shape)) + shape
+        return _wrap(cls.apply(p, *rest, **dict(kwargs, mask_shape=shape)), self)
 
     def own(self, a: Any) -> Tensor | None:
         """The physical value behind `a` when it is batched at this level (a BatchedTensor, or
@@ -327,6 +349,7 @@ class _Vmap:
 
 
 _WARNED: set[type] = set()
+_RANDOM_OPS = {_dropout.Dropout}
 
 
 def _holds(level: _Vmap, value: Any) -> bool:
@@ -368,15 +391,65 @@ def _reduction(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
     return cls.apply(p, **dict(kwargs, axis=tuple(a + 1 for a in axes)))
 
 
-def _along_axis(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
-                kwargs: dict[str, Any]) -> Any:
-    """Ops along one axis (softmax, log_softmax, scans, sort): that axis, shifted by one."""
+def _axes(*names: str) -> Callable[..., Any]:
+    """The rule of an op whose keyword arguments `names` are axes (an int or a tuple of ints;
+    softmax, scans, sort, flip, roll, diagonal, unfold): each shifted by one, after the batch
+    axis. An axis left out or None (flatten) is the per-example loop's."""
+
+    def rule(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        p = _one_input(level, args)
+        if p is None or p.ndim == 1:  # a 0-d example: the op's own rule for 0-d
+            return NotImplemented
+        lrank, op, new = p.ndim - 1, cls.__name__.lower(), dict(kwargs)
+        for name in names:
+            v = kwargs.get(name)
+            if v is None:
+                return NotImplemented
+            if isinstance(v, (tuple, list)):
+                new[name] = tuple(normalize_one_axis(a, lrank, op) + 1 for a in v)
+            else:
+                new[name] = normalize_one_axis(v, lrank, op) + 1
+        return cls.apply(p, **new)
+
+    return rule
+
+
+def _last_two(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+    """tril and triu act on the last two axes, which the batch axis never is."""
     p = _one_input(level, args)
-    axis = kwargs.get("axis")
-    if p is None or axis is None or p.ndim == 1:  # None flattens; 0-d has its own rule
+    return NotImplemented if p is None or p.ndim < 3 else cls.apply(p, **kwargs)
+
+
+def _pad_rule(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+    p = _one_input(level, args)
+    width = kwargs.get("pad_width")
+    if p is None or not isinstance(width, tuple) or len(width) != p.ndim - 1 or p.ndim == 1:
         return NotImplemented
-    ax = normalize_one_axis(axis, p.ndim - 1, cls.__name__.lower())
-    return cls.apply(p, **dict(kwargs, axis=ax + 1))
+    return cls.apply(p, **dict(kwargs, pad_width=((0, 0),) + width))
+
+
+def _einsum(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> Any:
+    """Explicit subscripts ("ij,jk->ik"): a letter of its own for the batch axis, on the
+    batched operands and first in the output."""
+    subscripts = kwargs.get("subscripts", "")
+    spare = [c for c in _LETTERS if c not in subscripts]
+    if "->" not in subscripts or "." in subscripts or not spare or len(kwargs) != 1:
+        return NotImplemented
+    lhs, out = subscripts.split("->")
+    terms, ops = lhs.split(","), []
+    for i, a in enumerate(args):
+        p = level.own(a)
+        if p is not None:
+            terms[i] = spare[0] + terms[i]
+        ops.append(a if p is None else p)
+    return cls.apply(*ops, subscripts=",".join(terms) + "->" + spare[0] + out)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _matmul(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
@@ -525,11 +598,20 @@ _RULES: dict[type, Callable[..., Any]] = {
     _shape.GetItem: _getitem,
     _shape.Concatenate: _join,
     _shape.Stack: _join,
-    _reduce.Softmax: _along_axis,
-    _reduce.LogSoftmax: _along_axis,
-    _scan.CumSum: _along_axis,
-    _scan.CumProd: _along_axis,
-    _scan.LogCumSumExp: _along_axis,
+    _reduce.Softmax: _axes("axis"),
+    _reduce.LogSoftmax: _axes("axis"),
+    _scan.CumSum: _axes("axis"),
+    _scan.CumProd: _axes("axis"),
+    _scan.LogCumSumExp: _axes("axis"),
+    _scan.Sort: _axes("axis"),
+    _indexing.Flip: _axes("axes"),
+    _indexing.Roll: _axes("axis"),
+    _indexing.Diagonal: _axes("axis1", "axis2"),
+    _indexing.Unfold: _axes("axis"),
+    _indexing.RepeatInterleave: _axes("axis"),
+    _indexing._Triangle: _last_two,
+    _indexing.Pad: _pad_rule,
+    _indexing.Einsum: _einsum,
     _scan.Var: _reduction,
     _scan.Prod: _reduction,
     _scan.VectorNorm: _reduction,
@@ -610,15 +692,25 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
 
 
 # ---------------------------------------------------------------------- the transform
+def _random_error(op: str) -> str:
+    return (f"vmap: {op} draws random numbers inside vmap(randomness='error'); draw them "
+            "outside and pass them in, or choose vmap(..., randomness='same') (one draw "
+            "shared by every example) or 'different' (one draw per example)")
+
+
 def check_randomness(op: str) -> None:
-    """Raise when a random op `op` runs inside a vmap whose randomness is "error" (the
-    default, as PyTorch's): random factories and dropout call this before drawing."""
+    """For random draws made outside ops (the random factories): raise inside a vmap whose
+    randomness is "error" (the default, as PyTorch's), and inside one whose randomness is
+    "different", which such a draw (one value, the example's shape) cannot honour; "same" is
+    what it does. Random ops (Dropout) are batched by vmap itself."""
     for t in _state.transforms:
         if isinstance(t, _Vmap) and t.randomness == "error":
+            raise RuntimeError(_random_error(op))
+        if isinstance(t, _Vmap) and t.randomness == "different":
             raise RuntimeError(
-                f"vmap: {op} draws random numbers inside vmap(randomness='error'); draw them "
-                "outside and pass them in, or use vmap(..., randomness='same') for one draw "
-                "shared by every example")
+                f"vmap: {op} inside vmap(randomness='different') would draw one value shared by "
+                "every example; draw the batch's values outside vmap and pass them in, or use "
+                "randomness='same'")
 
 
 def _tree_map(fn: Callable[..., Any], value: Any, spec: Any, where: str) -> Any:
@@ -676,10 +768,11 @@ def vmap(fn: Callable[..., Any], in_dims: Any = 0, out_dims: Any = 0,
     `out_dims` says where the batch axis goes in each output. Keyword arguments are not
     batched. Gradients flow through (backward on the result gives each input's gradient),
     vmap nests, and ops without a batching rule run once per example with a warning.
-    `randomness="error"` refuses random ops inside `fn`; "same" shares one draw."""
+    `randomness="error"` refuses random ops inside `fn` (dropout); "same" shares one draw
+    between the examples, "different" draws for each."""
     if randomness not in _RANDOMNESS:
-        raise ValueError(f"vmap: randomness must be one of {', '.join(map(repr, _RANDOMNESS))} "
-                         f"('different' is not supported), got {randomness!r}")
+        raise ValueError(f"vmap: randomness must be one of {', '.join(map(repr, _RANDOMNESS))}, "
+                         f"got {randomness!r}")
     if not callable(fn):
         raise TypeError(f"vmap: expected a function, got {type(fn).__name__}")
 

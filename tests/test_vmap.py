@@ -235,17 +235,45 @@ def test_vmap_shape_ops_run_without_fallback():
             vmap(fn)(mt.Tensor(_data((2, 3, 4, 5))))
 
 
+MORE_OPS = [
+    ("flip", lambda x: mt.flip(x, -1), lambda x: torch.flip(x, (-1,))),
+    ("roll", lambda x: mt.roll(x, (1, 2), (0, -1)), lambda x: torch.roll(x, (1, 2), (0, -1))),
+    ("diagonal", lambda x: mt.diagonal(x, 1, 0, 2), lambda x: torch.diagonal(x, 1, 0, 2)),
+    ("tril", mt.tril, torch.tril),
+    ("triu", lambda x: mt.triu(x, 1), lambda x: torch.triu(x, 1)),
+    ("sort", lambda x: mt.sort(x, 1), lambda x: torch.sort(x, 1).values),
+    ("cumprod", lambda x: mt.cumprod(x, -2), lambda x: torch.cumprod(x, -2)),
+    ("einsum", lambda x: mt.einsum("ijk,ikl->jl", x, x.transpose(0, 2, 1)),
+     lambda x: torch.einsum("ijk,ikl->jl", x, x.permute(0, 2, 1))),
+    ("einsum_ellipsis", lambda x: mt.einsum("...j->...", x), lambda x: torch.einsum(
+        "...j->...", x)),
+    ("pad", lambda x: mt.pad(x, ((1, 0), (0, 0), (0, 2))),
+     lambda x: torch.nn.functional.pad(x, (0, 2, 0, 0, 1, 0))),
+    ("repeat_interleave", lambda x: mt.repeat_interleave(x, 2, axis=1),
+     lambda x: torch.repeat_interleave(x, 2, dim=1)),
+    ("unfold", lambda x: x.unfold(2, 2, 1), lambda x: x.unfold(2, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,fn,tfn", MORE_OPS, ids=[m[0] for m in MORE_OPS])
+def test_vmap_more_ops_batched_by_rules(name, fn, tfn, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a rule, not the per-example loop
+        assert_vmap_matches(fn, [_data((2, 3, 4, 5), dtype, "F")], torch_fn=tfn, dtype=dtype)
+
+
 # ---------------------------------------------------------------------- fallback
 def test_vmap_op_without_rule_loops_with_one_warning():
     x = _data((3, 4, 5))
-    vmap_module._WARNED.discard(mt.ops.indexing.Flip)
-    with pytest.warns(RuntimeWarning, match="no batching rule for Flip"):
-        got = assert_vmap_matches(lambda v: mt.flip(v, -1) * 2, [x],
-                                  torch_fn=lambda v: torch.flip(v, (-1,)) * 2)
-    assert got.shape == (3, 4, 5)
+    vmap_module._WARNED.discard(mt.ops.indexing.Tile)
+    with pytest.warns(RuntimeWarning, match="no batching rule for Tile"):
+        got = assert_vmap_matches(lambda v: mt.tile(v, (2, 1)) * 2, [x],
+                                  torch_fn=lambda v: torch.tile(v, (2, 1)) * 2)
+    assert got.shape == (3, 8, 5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one warning per op, not one per call
-        vmap(lambda v: mt.flip(v, 0))(mt.Tensor(x))
+        vmap(lambda v: mt.tile(v, (1, 3)))(mt.Tensor(x))
 
 
 def test_vmap_fallback_handles_separated_advanced_indices():
@@ -392,22 +420,45 @@ def test_vmap_check_randomness_raises_naming_the_op():
     x = mt.Tensor(_data((3, 2)))
 
     def draw(v):
-        vmap_module.check_randomness("dropout")
+        vmap_module.check_randomness("rand")
         return v
 
-    with pytest.raises(RuntimeError, match="vmap: dropout draws random numbers"):
+    with pytest.raises(RuntimeError, match="vmap: rand draws random numbers"):
         vmap(draw)(x)
+    with pytest.raises(RuntimeError, match="rand inside vmap.randomness='different'"):
+        vmap(draw, randomness="different")(x)
     vmap(draw, randomness="same")(x)
     vmap_module.check_randomness("rand")  # outside vmap: nothing to refuse
 
 
-@pytest.mark.xfail(strict=True, reason="factories.py and nn/functional.dropout do not call "
-                                        "vmap.check_randomness yet (files of other owners)")
-def test_vmap_random_ops_raise_by_default():
+def test_vmap_dropout_randomness_error_same_different():
     import nn
 
-    with pytest.raises(RuntimeError, match="dropout"):
-        vmap(lambda v: nn.functional.dropout(v, 0.5))(mt.Tensor(_data((3, 2))))
+    x = mt.Tensor(np.ones((6, 50)))
+    drop = lambda v: nn.functional.dropout(v, 0.5)  # noqa: E731
+    with pytest.raises(RuntimeError, match="vmap: Dropout draws random numbers"):
+        vmap(drop)(x)
+    with pytest.raises(RuntimeError, match="Dropout"):  # refused even on an unbatched input
+        vmap(lambda v: drop(mt.Tensor(np.ones(50))) + v)(x)
+    mt.manual_seed(0)
+    same = vmap(drop, randomness="same")(x).data
+    assert set(np.unique(same)) == {0.0, 2.0} and (same == same[0]).all()
+    mt.manual_seed(0)
+    diff = vmap(drop, randomness="different")(x).data
+    assert set(np.unique(diff)) == {0.0, 2.0} and not (diff == diff[0]).all()
+    # an unbatched input still gets a mask per example under "different"
+    diff2 = vmap(lambda v: drop(mt.Tensor(np.ones(50))) + 0 * v, randomness="different")(x)
+    assert diff2.shape == (6, 50) and not (diff2.data == diff2.data[0]).all()
+    # gradients flow through each example's own mask
+    xt = mt.Tensor(np.ones((6, 50)), requires_grad=True)
+    out = vmap(drop, randomness="different")(xt)
+    out.sum().backward()
+    np.testing.assert_array_equal(xt.grad.data, out.data)
+
+
+@pytest.mark.xfail(strict=True, reason="microtensor/factories.py does not call "
+                                        "vmap.check_randomness yet (a file of another owner)")
+def test_vmap_random_factories_raise_by_default():
     with pytest.raises(RuntimeError, match="rand"):
         vmap(lambda v: v + mt.rand(2))(mt.Tensor(_data((3, 2))))
 
@@ -494,8 +545,6 @@ def test_vmap_grad_helpers_outside_vmap_are_mt_grad():
     np.testing.assert_allclose(g.data, 2 * x.data)
 
 
-@pytest.mark.xfail(strict=True, reason="microtensor/func.py (FWD's) does not use "
-                                        "vmap.batched_leaf and vmap.grad yet")
 def test_vmap_of_func_grad_per_example_gradients():
     w, x = _data((3,)), _data((4, 3))
     got = mt.func.vmap(mt.func.grad(_score, argnums=(0, 1)), in_dims=(None, 0))(
