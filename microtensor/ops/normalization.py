@@ -48,18 +48,22 @@ class Normalize(Function):
             raise TypeError(f"normalize: expected a floating-point input, got {x.dtype}")
         mean = x.mean(axis=axes, keepdims=True)
         xhat = x - mean
-        var = np.square(xhat).mean(axis=axes, keepdims=True)
+        scratch = np.square(xhat)
+        var = scratch.mean(axis=axes, keepdims=True)
         rstd = 1.0 / np.sqrt(var + eps)
         xhat *= rstd
         if stats is not None:
             stats.extend((mean, var))
         self.axes, self.eps = axes, eps
         out = xhat
-        if weight is not None:
-            out = xhat * weight
-        if bias is not None:
-            out = out + bias  # a new array: xhat itself is kept for backward
-        out = out.astype(x.dtype, copy=False)
+        if weight is not None or bias is not None:  # into the scratch: xhat is kept
+            out = scratch
+            if weight is None:
+                np.copyto(out, xhat)
+            else:
+                np.multiply(xhat, weight, out=out, casting="unsafe")
+            if bias is not None:
+                np.add(out, bias, out=out, casting="unsafe")
         if any(self.needs_input_grad):
             self.save_for_backward(x, weight, constant(xhat), constant(rstd))
         return out
@@ -71,9 +75,7 @@ class Normalize(Function):
 
     def _dxhat(self, g: Any, xhat: Any, rstd: Any) -> Any:
         """The normalization's Jacobian (symmetric) applied to g."""
-        axes = self.axes
-        return rstd * (g - g.mean(axis=axes, keepdims=True)
-                       - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+        return _dxhat(g, xhat, rstd, self.axes)
 
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         weight = self.saved[1]
@@ -103,6 +105,28 @@ class Normalize(Function):
         if t_b is not None:
             out = V.broadcast_to(t_b, xhat.shape) if out is None else out + t_b
         return out
+
+
+def _dxhat_tensors(g: Any, xhat: Any, rstd: Any, axes: tuple[int, ...]) -> Any:
+    return rstd * (g - g.mean(axis=axes, keepdims=True)
+                   - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+
+
+def _dxhat_arrays(g: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
+                  axes: tuple[int, ...]) -> np.ndarray:
+    # the same formula with one array of x's size instead of four (large temporaries are
+    # most of the cost: each is fresh memory the kernel must hand over page by page)
+    mean_g = g.mean(axis=axes, keepdims=True)
+    out = np.multiply(g, xhat)
+    mean_gx = out.mean(axis=axes, keepdims=True)
+    np.multiply(xhat, mean_gx, out=out)
+    np.subtract(g, out, out=out)
+    out -= mean_g
+    out *= rstd
+    return out
+
+
+_dxhat = V.dual(_dxhat_arrays, _dxhat_tensors)
 
 
 def normalize(x: Any, weight: Any = None, bias: Any = None, axes: tuple[int, ...] = (),
