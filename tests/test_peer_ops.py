@@ -2773,7 +2773,8 @@ def test_slice_fancy_indexing_errors():
             a[key]
     rand = np.random.default_rng(0)
     with pytest.raises((IndexError, ValueError)):
-        a[mt.Tensor(rand.integers(0, 3, (3, 1, 1, 1))), mt.Tensor(rand.integers(0, 3, (1, 4, 1, 1))),
+        a[mt.Tensor(rand.integers(0, 3, (3, 1, 1, 1))),
+          mt.Tensor(rand.integers(0, 3, (1, 4, 1, 1))),
           mt.Tensor(rand.integers(0, 3, (2, 4, 4, 1)))]
     with pytest.raises((IndexError, ValueError)):
         a[mt.Tensor(rand.integers(0, 3, (3, 1, 1, 1))),
@@ -2872,3 +2873,278 @@ def test_scatter_reduce_errors():
     b, a = _index3()
     check_raises([(4, 5, 6), (4, 5, 6)], lambda x, s: x.scatter_reduce(0, b, s, "INVALID"),
                  lambda x, s: scatter_reduce(x, 0, a, s, "INVALID"))
+
+
+# ---------------------------------------------------------------- attention
+
+
+def _sdpa(shapes: Sequence, **kw: Any) -> None:
+    fn = need("F.scaled_dot_product_attention")
+    check(shapes, lambda *a: TF.scaled_dot_product_attention(*a, **kw),
+          lambda *a: fn(*a, **kw), atol=1e-5)
+
+
+# the peer's batch of 32 is cut to 4 to keep this file fast: heads, lengths and widths are kept
+@pytest.mark.xfail(strict=True, reason="bug: F.scaled_dot_product_attention gives no gradient "
+                   "to a float attn_mask that requires grad (PyTorch: the gradient of the "
+                   "scores); the mask is taken as a constant")
+def test_scaled_dot_product_attention():
+    _sdpa([(4, 8, 16, 64)] * 3)
+    fn = need("F.scaled_dot_product_attention")
+    check([(4, 8, 16, 64)] * 3 + [(4, 8, 16, 16)],
+          lambda q, k, v, m: TF.scaled_dot_product_attention(q, k, v, attn_mask=m),
+          lambda q, k, v, m: fn(q, k, v, attn_mask=m), atol=1e-5)
+
+
+def test_scaled_dot_product_attention_mismatch_ls():
+    _sdpa([(4, 8, 4, 64), (4, 8, 16, 64), (4, 8, 16, 64)])
+
+
+def test_scaled_dot_product_attention_causal():
+    _sdpa([(4, 8, 16, 64)] * 3, is_causal=True)
+    fn = need("F.scaled_dot_product_attention")
+    # the peer expects is_causal with attn_mask refused; PyTorch 2.13's CPU kernel accepts it,
+    # so only microtensor's refusal is checked
+    q = mt.randn((4, 8, 16, 64))
+    with pytest.raises(_ERRORS):
+        fn(q, q, q, is_causal=True, attn_mask=mt.randn((4, 8, 16, 16)))
+
+
+def test_scaled_dot_product_attention_gqa():
+    fn = need("F.scaled_dot_product_attention")
+    need_kw(fn, "enable_gqa", "F.scaled_dot_product_attention")
+    _sdpa([(4, 32, 16, 64), (4, 8, 16, 64), (4, 8, 16, 64)], enable_gqa=True)
+
+
+def test_scaled_dot_product_attention_gqa_errors():
+    fn = need("F.scaled_dot_product_attention")
+    need_kw(fn, "enable_gqa", "F.scaled_dot_product_attention")
+    check_raises([(4, 31, 16, 64), (4, 8, 16, 64), (4, 8, 16, 64)],
+                 lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+                 lambda q, k, v: fn(q, k, v, enable_gqa=True))
+
+
+# ---------------------------------------------------------------- losses
+
+
+def test_binary_crossentropy():
+    check([(32, 10), (32, 10)], lambda x, y: TF.binary_cross_entropy(x.sigmoid(), y.clip(0, 1)),
+          lambda x, y: F.binary_cross_entropy(x.sigmoid(), y.clip(0, 1)))
+    check([(32, 10), (32, 10)], lambda x, y: TF.binary_cross_entropy_with_logits(x, y.clip(0, 1)),
+          lambda x, y: F.binary_cross_entropy_with_logits(x, y.clip(0, 1)))
+
+
+def test_binary_crossentropy_reductions():
+    for r in ("mean", "sum", "none"):
+        check([(32, 10), (32, 10)],
+              lambda x, y, r=r: TF.binary_cross_entropy(x.sigmoid(), y.clip(0, 1), reduction=r),
+              lambda x, y, r=r: F.binary_cross_entropy(x.sigmoid(), y.clip(0, 1), reduction=r))
+        check([(32, 10), (32, 10)],
+              lambda x, y, r=r: TF.binary_cross_entropy_with_logits(x, y.clip(0, 1), reduction=r),
+              lambda x, y, r=r: F.binary_cross_entropy_with_logits(x, y.clip(0, 1), reduction=r))
+
+
+def test_binary_crossentropy_logits_pos_weights():
+    pw = np.array([0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], np.float32)
+    check([(32, 10), (32, 10)],
+          lambda x, y: TF.binary_cross_entropy_with_logits(x, y.clip(0, 1),
+                                                           pos_weight=torch.tensor(pw)),
+          lambda x, y: F.binary_cross_entropy_with_logits(x, y.clip(0, 1),
+                                                          pos_weight=mt.Tensor(pw)))
+
+
+def _labels(shape: Any, seed: int = 0, high: int = 10) -> tuple:
+    c = np.random.default_rng(seed).integers(0, high, shape)
+    return torch.tensor(c), mt.Tensor(c)
+
+
+def test_cross_entropy_class_probabilities():
+    for shape in ((32,), (32, 10), (32, 4, 4, 4)):
+        check([shape, shape], TF.cross_entropy, F.cross_entropy)
+
+
+def test_cross_entropy_class_indices():
+    t, m = _labels((32,))
+    check([(32, 10)], lambda x: TF.cross_entropy(x, t), lambda x: F.cross_entropy(x, m))
+    check_raises([(32, 10), (32, 1)], TF.cross_entropy, F.cross_entropy)
+
+
+def test_cross_entropy_reductions():
+    for r in ("mean", "sum", "none"):
+        check([(32, 10), (32, 10)], lambda x, y, r=r: TF.cross_entropy(x, y, reduction=r),
+              lambda x, y, r=r: F.cross_entropy(x, y, reduction=r))
+    check_raises([(32, 10), (32, 10)], lambda x, y: TF.cross_entropy(x, y, reduction="typo"),
+                 lambda x, y: F.cross_entropy(x, y, reduction="typo"))
+
+
+def test_cross_entropy_smoothing():
+    for ls in (0.0, 0.3, 0.7, 1.0):
+        check([(32, 10), (32, 10)], lambda x, y, s=ls: TF.cross_entropy(x, y, label_smoothing=s),
+              lambda x, y, s=ls: F.cross_entropy(x, y, label_smoothing=s))
+        t, m = _labels((32,))
+        check([(32, 10)], lambda x, s=ls, t=t: TF.cross_entropy(x, t, label_smoothing=s),
+              lambda x, s=ls, m=m: F.cross_entropy(x, m, label_smoothing=s))
+
+
+def test_sparse_categorical_crossentropy():
+    t, m = _labels((12,))
+    check([(12, 10)], lambda x: torch.nn.CrossEntropyLoss()(x, t),
+          lambda x: nn.CrossEntropyLoss()(x, m))
+    kw = {"reduction": "mean", "ignore_index": int(t[0]), "label_smoothing": 0.3}
+    check([(12, 10)], lambda x: torch.nn.CrossEntropyLoss(**kw)(x, t),
+          lambda x: nn.CrossEntropyLoss(**kw)(x, m))
+    t, m = _labels((3, 12))
+    check([(3, 12, 10)], lambda x: torch.nn.CrossEntropyLoss()(x.permute(0, 2, 1), t),
+          lambda x: nn.CrossEntropyLoss()(x.permute(0, 2, 1), m))
+
+
+def test_sparse_categorical_crossentropy_reductions():
+    for r in ("mean", "sum", "none"):
+        t, m = _labels((12,))
+        check([(12, 10)], lambda x, r=r, t=t: torch.nn.CrossEntropyLoss(reduction=r)(x, t),
+              lambda x, r=r, m=m: nn.CrossEntropyLoss(reduction=r)(x, m))
+
+
+def test_sparse_categorical_crossentropy_ignore_index():
+    c = np.array([0, 1, 2, 3] * 3)
+    t, m = torch.tensor(c), mt.Tensor(c)
+    for i in (-1, 0, 3):
+        check([(12, 10)], lambda x, i=i: torch.nn.CrossEntropyLoss(ignore_index=i)(x, t),
+              lambda x, i=i: nn.CrossEntropyLoss(ignore_index=i)(x, m))
+
+
+def test_sparse_categorical_crossentropy_label_smoothing():
+    for s in (0.3, 0.9):
+        t, m = _labels((12,))
+        check([(12, 10)], lambda x, s=s, t=t: torch.nn.CrossEntropyLoss(label_smoothing=s)(x, t),
+              lambda x, s=s, m=m: nn.CrossEntropyLoss(label_smoothing=s)(x, m))
+
+
+def _nll(shape: Any, target_shape: Any, weight: bool = False, **kw: Any) -> None:
+    t, m = _labels(target_shape)
+    w = np.random.default_rng(1).normal(0, 1, (10,)).astype(np.float32)
+    tw, mw = (torch.tensor(w), mt.Tensor(w)) if weight else (None, None)
+    check([shape], lambda x: TF.nll_loss(TF.log_softmax(x, dim=1), t, tw, **kw),
+          lambda x: F.nll_loss(F.log_softmax(x, dim=1), m, mw, **kw), atol=1e-5)
+
+
+def test_nll_loss():
+    _nll((32, 10), (32,))
+
+
+def test_nll_loss_3d():
+    _nll((32, 10, 3, 3, 3), (32, 3, 3, 3))
+
+
+def test_nll_loss_reductions():
+    for r in ("mean", "sum", "none"):
+        _nll((32, 10), (32,), reduction=r)
+    t, m = _labels((32,))
+    check_raises([(32, 10)], lambda x: TF.nll_loss(x, t, reduction="typo"),
+                 lambda x: F.nll_loss(x, m, reduction="typo"))
+
+
+def test_nll_loss_weight():
+    for r in ("mean", "sum", "none"):
+        _nll((32, 10), (32,), weight=True, reduction=r)
+
+
+def test_nll_loss_3d_weight():
+    for r in ("mean", "sum", "none"):
+        _nll((16, 10, 3, 3, 3), (16, 3, 3, 3), weight=True, reduction=r)
+
+
+def test_nll_loss_ignore_index():
+    logits = [[2.0, 0.5, -1.0], [1.5, 2.5, -0.5], [0.0, -2.0, 1.0]]
+    t, m = torch.tensor([0, 1, 2]), mt.Tensor(np.array([0, 1, 2]))
+    check(None, lambda x: TF.nll_loss(TF.log_softmax(x, dim=1), t, ignore_index=1),
+          lambda x: F.nll_loss(F.log_softmax(x, dim=1), m, ignore_index=1), vals=[logits])
+
+
+@convention("F.one_hot returns a float64 NumPy array by default (dtype= chooses); PyTorch "
+            "an int64 tensor")
+def test_one_hot():
+    for data, n in (([1, 2, 4], 6), ([[[1, 2, 3], [0, 3, 5]], [[1, 2, 3], [0, 3, 5]]], 8)):
+        a = np.array(data)
+        const(TF.one_hot(torch.tensor(a), n), F.one_hot(mt.Tensor(a), n))
+    with pytest.raises(_ERRORS):
+        F.one_hot(mt.Tensor(np.array([1, 2, 4])), -1)
+
+
+def test_masked_fill():
+    check([(32, 10)], lambda x: x.masked_fill((x > 0.1).detach(), -math.inf))
+    check([(32, 10)], lambda x: x.masked_fill((x < 0.1).detach(), -math.inf))
+
+
+def test_masked_select():
+    masked_select = need("mt.masked_select")
+    check([(32, 10)], lambda x: torch.masked_select(x, x > 0.5),
+          lambda x: masked_select(x, x > 0.5), forward_only=True)
+    check([(32, 10)], lambda x: torch.masked_select(x, torch.tensor(True)),
+          lambda x: masked_select(x, mt.Tensor(True)), forward_only=True)
+
+
+def test_nonzero():
+    nonzero = need("mt.nonzero")
+    for shape in ((32, 10), (20,), (10, 5, 3)):
+        # NumPy's nonzero gives a tuple of index arrays, PyTorch's an (n, ndim) matrix; the
+        # tuple form is PyTorch's as_tuple=True
+        check([shape], lambda x: torch.nonzero(x > 0.5, as_tuple=True),
+              lambda x: nonzero(x > 0.5), forward_only=True)
+
+
+# ---------------------------------------------------------------- casts
+
+
+def test_cast():
+    check([(3, 3)], lambda x: x.float())
+    check(None, lambda x: x.float(), vals=[[0, 1, 2, 3]], forward_only=True)
+    check(None, lambda x: x.float(), vals=[[True, False]], forward_only=True)
+    check([(3, 3)], lambda x: x.bool(), forward_only=True)
+    need("Tensor.int")
+    check([(3, 3)], lambda x: x.int(), forward_only=True)
+
+
+def test_bitcast():
+    with missing_when_refused("Tensor.view(dtype)"):
+        check([(3, 3)], lambda x: x.view(torch.int32), lambda x: x.view(np.int32),
+              forward_only=True)
+
+
+def test_int_or():
+    tinygrad_only("0xFFFFFFFF wraps into int32 in tinygrad; PyTorch refuses the overflow")
+
+
+class TestOpsUint8:
+    """The peer's second class: values cast to uint8 (names repeat those above)."""
+
+    def test_cast(self):
+        check([(2, 3, 64, 64)], lambda x: x.type(torch.uint8), lambda x: x.astype(np.uint8),
+              forward_only=True, low=0, high=255)
+
+    def test_cast_relu(self):
+        check([(2, 3, 64, 64)], lambda x: x.relu().type(torch.uint8),
+              lambda x: x.relu().astype(np.uint8), forward_only=True)
+
+    def _interp_u8(self, mode: str, mt_mode: str | None = None) -> None:
+        fn = need("F.interpolate")
+        with missing_when_refused(f"F.interpolate(mode={mode!r}, uint8)"):
+            check([(2, 3, 64, 64)],
+                  lambda x: TF.interpolate((10 * x).relu().type(torch.uint8), size=(10, 10),
+                                           mode=mode),
+                  lambda x: fn((10 * x).relu().astype(np.uint8), size=(10, 10), mode=mode),
+                  forward_only=True)
+
+    def test_interpolate_bilinear(self):
+        self._interp_u8("bilinear")
+
+    def test_interpolate_nearest(self):
+        self._interp_u8("nearest")
+
+    def test_interpolate_nearest_exact(self):
+        self._interp_u8("nearest-exact")
+
+    def test_min(self):
+        for v in ([[0, 1, 2], [3, 4, 5]], [0, 128, 255, 64, 32, 16]):
+            check(None, lambda x: x.type(torch.uint8).min(), lambda x: x.astype(np.uint8).min(),
+                  vals=[v], forward_only=True)
