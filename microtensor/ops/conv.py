@@ -307,7 +307,7 @@ def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
     offsets = [(k // kernel[1]) * dilation[0] * wp + (k % kernel[1]) * dilation[1]
                for k in range(len(taps))]
     flat = np.zeros(best.shape, dtype=np.intp)
-    for k in range(len(taps) - 1, 0, -1):
+    for k in range(len(taps) - 1, -1, -1):
         np.copyto(flat, offsets[k], where=taps[k] == best)
     if np.isnan(best).any():  # PyTorch's kernel takes every nan it meets: the last one
         for k, v in enumerate(taps):
