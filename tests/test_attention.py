@@ -284,3 +284,23 @@ def test_mha_is_causal_applies_the_causal_mask() -> None:
     np.testing.assert_array_equal(np.triu(w.data[0], 1), 0)
     _, w_mask = layer(x, x, x, attn_mask=~np.tri(5, 5, dtype=bool))
     np.testing.assert_allclose(w.data, w_mask.data)
+
+
+def test_forward_mode_through_attention_matches_central_differences() -> None:
+    from microtensor import func
+
+    mt.manual_seed(0)
+    layer = nn.MultiheadAttention(4, 2, batch_first=True)
+    rng = np.random.default_rng(9)
+    x, t = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    padding = np.array([[False, False, True], [False, False, False]])
+
+    def f(x):
+        out, w = layer(x, x, x, key_padding_mask=padding)
+        return out.sum(axis=-1) + w.sum(axis=-1) * 0.5 + F.scaled_dot_product_attention(
+            x, x, x, is_causal=True).sum(axis=-1)
+
+    _, tangent = func.jvp(f, (mt.tensor(x),), (mt.tensor(t),))
+    eps = 1e-6
+    expected = (f(x + eps * t).data - f(x - eps * t).data) / (2 * eps)
+    np.testing.assert_allclose(tangent.data, expected, rtol=1e-6, atol=1e-8)

@@ -345,3 +345,23 @@ def test_sequence_op_shape_errors() -> None:
 def test_repr_reads_like_torch() -> None:
     assert repr(nn.LSTM(3, 4, num_layers=2, batch_first=True)).startswith(
         "LSTM(3, 4, num_layers=2, batch_first=True")
+
+
+@pytest.mark.parametrize("cls_name", ["RNN", "GRU", "LSTM"])
+def test_forward_mode_through_the_layer_matches_central_differences(cls_name: str) -> None:
+    from microtensor import func
+
+    mt.manual_seed(0)
+    layer = getattr(nn, cls_name)(3, 4, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(9)
+    x, t = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 3))
+
+    def f(x):
+        out, h = layer(x)
+        last = h[1] if cls_name == "LSTM" else h  # c_n for LSTM
+        return mt.concatenate([out.reshape(-1), last.reshape(-1)])
+
+    _, tangent = func.jvp(f, (mt.tensor(x),), (mt.tensor(t),))
+    eps = 1e-6
+    expected = (f(x + eps * t).data - f(x - eps * t).data) / (2 * eps)
+    np.testing.assert_allclose(tangent.data, expected, rtol=1e-6, atol=1e-8)
