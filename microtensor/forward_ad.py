@@ -78,6 +78,14 @@ class _ForwardAD:
         if _state.transforms:
             # outer levels must see the op and the rule: run the op through them, and the
             # rule on Tensors (the arguments and the output), not on their arrays
+            for a in args:
+                if isinstance(a, Tensor) and type(a) is not Tensor:
+                    # a Tensor subclass whose array is not its value (vmap's BatchedTensor):
+                    # the rule's node cannot run forward on it
+                    raise NotImplementedError(
+                        f"forward mode: {cls.__name__} got a {type(a).__name__} (jvp inside "
+                        "vmap); forward mode runs each op's rule on plain values, so put vmap "
+                        "inside jvp instead: mt.func.jvp(mt.func.vmap(f), ...)")
             out = cls.apply(*args, **kwargs)
             _, node, _ = _run_for_jvp(cls, args, kwargs, mask, record_graph=False)
             attached = tuple(s if src is None else out if src == -1 else args[src]

@@ -332,3 +332,13 @@ def test_jvpcheck_reports_a_wrong_rule() -> None:
 
 def test_function_jvp_docstring_states_the_contract() -> None:
     assert "tangent" in inspect.getdoc(Function.jvp)
+
+
+def test_jvp_inside_vmap_is_refused_with_the_way_round() -> None:
+    def f(a: mt.Tensor, t: mt.Tensor) -> mt.Tensor:
+        return mt.func.jvp(lambda u: (u.sin() * u).sum(axis=0), (a,), (t,))[1]
+
+    with pytest.raises(NotImplementedError, match=r"jvp inside vmap.*mt.func.jvp\(mt.func.vmap"):
+        mt.func.vmap(f)(mt.Tensor(np.ones((4, 3))), mt.Tensor(np.ones((4, 3))))
+    from microtensor.grad_mode import _state
+    assert _state.transforms == ()
