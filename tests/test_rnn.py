@@ -342,6 +342,12 @@ def test_sequence_op_shape_errors() -> None:
         ops.gru_sequence(np.zeros((3, 2, 6)), np.zeros((3, 2)), np.zeros((6, 2)))
 
 
+@pytest.mark.parametrize("cls_name", ["RNN", "GRU", "LSTM"])
+def test_empty_sequence_is_refused(cls_name: str) -> None:
+    with pytest.raises(ValueError, match=r"the sequence is empty \(gx of shape \(0, 2, "):
+        getattr(nn, cls_name)(3, 4)(np.zeros((0, 2, 3)))
+
+
 def test_repr_reads_like_torch() -> None:
     assert repr(nn.LSTM(3, 4, num_layers=2, batch_first=True)).startswith(
         "LSTM(3, 4, num_layers=2, batch_first=True")

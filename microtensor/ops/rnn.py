@@ -40,6 +40,9 @@ def _check(op: str, gx: np.ndarray, gates: int, states: tuple[np.ndarray, ...],
     if gx.ndim != 3 or gx.shape[2] != gates * hidden:
         raise ValueError(f"{op}: gx must be (L, N, {gates * hidden}) for w_hh of shape "
                          f"{w_hh.shape}, got {gx.shape}")
+    if gx.shape[0] == 0:
+        raise ValueError(f"{op}: the sequence is empty (gx of shape {gx.shape}); it needs at "
+                         "least one step")
     for s in states:
         if s.shape != (gx.shape[1], hidden):
             raise ValueError(f"{op}: the initial state must be (N, H) = "
