@@ -31,6 +31,7 @@ import numpy as np
 
 from .function import Function
 from .grad_mode import _state
+from .ops import conv as _conv
 from .ops import dropout as _dropout
 from .ops import elementwise as _ew
 from .ops import fused as _fused
@@ -452,6 +453,18 @@ def _einsum(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+def _fold(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> Any:
+    """Ops whose first operand has a leading axis of examples of its own (convolution and
+    pooling on (N, C, H, W)), the others shared: vmap's batch axis folded into that axis."""
+    p = level.own(args[0])
+    if p is None or p.ndim < 3 or any(level.own(a) is not None for a in args[1:]):
+        return NotImplemented
+    size, n = p.shape[0], p.shape[1]
+    out = cls.apply(_reshape(p, (size * n,) + tuple(p.shape[2:])), *args[1:], **kwargs)
+    return _reshape(out, (size, n) + tuple(out.shape[1:]))
+
+
 def _matmul(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> Any:
     """np.matmul's rules per example: a batched 1-D operand becomes a one-row (x) or
@@ -612,6 +625,9 @@ _RULES: dict[type, Callable[..., Any]] = {
     _indexing._Triangle: _last_two,
     _indexing.Pad: _pad_rule,
     _indexing.Einsum: _einsum,
+    _conv.Conv: _fold,
+    _conv.ConvTranspose: _fold,
+    _conv.MaxPool: _fold,
     _scan.Var: _reduction,
     _scan.Prod: _reduction,
     _scan.VectorNorm: _reduction,

@@ -263,6 +263,34 @@ def test_vmap_more_ops_batched_by_rules(name, fn, tfn, dtype):
         assert_vmap_matches(fn, [_data((2, 3, 4, 5), dtype, "F")], torch_fn=tfn, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vmap_conv_and_pooling_fold_the_batch_axis(dtype):
+    import nn
+
+    F, tf = nn.functional, torch.nn.functional
+    w, b = _data((4, 3, 3, 3), dtype), _data((4,), dtype)
+    tw, tb = torch.from_numpy(w), torch.from_numpy(b)
+    wt = _data((4, 2, 3, 3), dtype)  # conv_transpose: (in_channels, out_channels, kh, kw)
+
+    def f(v):
+        y = F.max_pool2d(F.conv2d(v, mt.Tensor(w), mt.Tensor(b), padding=1).relu(), 2)
+        return F.avg_pool2d(F.conv_transpose2d(y, mt.Tensor(wt), stride=2), 2)
+
+    def g(v):
+        y = tf.max_pool2d(tf.conv2d(v, tw, tb, padding=1).relu(), 2)
+        return tf.avg_pool2d(tf.conv_transpose2d(y, torch.from_numpy(wt), stride=2), 2)
+
+    x = _data((3, 2, 3, 6, 6), dtype, "F")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # folded into the op's own batch axis: no loop
+        assert_vmap_matches(f, [x], torch_fn=g, dtype=dtype)
+        xt = mt.Tensor(x, requires_grad=True)
+        vmap(f)(xt).sum().backward()
+    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    torch.func.vmap(g)(tx).sum().backward()
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), **_tol(dtype))
+
+
 # ---------------------------------------------------------------------- fallback
 def test_vmap_op_without_rule_loops_with_one_warning():
     x = _data((3, 4, 5))
