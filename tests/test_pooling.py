@@ -167,7 +167,8 @@ def test_upsample_nearest_matches_torch(kwargs, dtype):
 
 def test_interpolate_1d_matches_torch():
     x = RNG.standard_normal((2, 3, 5))
-    for kwargs in ({"scale_factor": 3}, {"size": 7}, {"size": 2}):
+    for kwargs in ({"scale_factor": 3}, {"size": 7}, {"size": 2}, {"scale_factor": 1.7},
+                   {"scale_factor": 1.7, "recompute_scale_factor": True}):
         compare(lambda t, kw=kwargs: F.interpolate(t, **kw),
                 lambda t, kw=kwargs: TF.interpolate(t, **kw), x)
 

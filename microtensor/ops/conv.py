@@ -657,15 +657,20 @@ def adaptive_avg_pool1d(input: Any, output_size: int) -> Tensor:  # noqa: A002
 
 
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None,  # noqa: A002
-                mode: str = "nearest") -> Tensor:
+                mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None) -> Tensor:
     """PyTorch's F.interpolate, mode "nearest", on (N, C, L) or (N, C, H, W): output index i
-    reads input index floor(i * in / out) (floor(i / scale_factor) when a scale is given)."""
+    reads input index floor(i * in / out) (floor(i / scale_factor) when a scale is given and
+    recompute_scale_factor is not True). align_corners applies to no nearest mode: None."""
     x = tensor_arg(input, "interpolate")
     nd = x.ndim - 2
     if nd not in (1, 2):
         raise ValueError(f"interpolate: expected a 3-D or 4-D input, got shape {x.shape}")
     if mode != "nearest":
         raise ValueError(f"interpolate: mode {mode!r} is not supported; use 'nearest'")
+    if align_corners is not None:
+        raise ValueError("interpolate: align_corners applies to the linear modes only; "
+                         "leave it None for 'nearest'")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     in_sizes = x.shape[2:]
@@ -679,7 +684,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None,  # noqa:
             raise ValueError(f"interpolate: scale_factor must be positive, one per spatial "
                              f"axis, got {scale_factor!r}")
         out = tuple(math.floor(n * f) for n, f in zip(in_sizes, factors))
-        scales = [1.0 / f for f in factors]
+        scales = ([n / o for n, o in zip(in_sizes, out)] if recompute_scale_factor
+                  else [1.0 / f for f in factors])
     if min(out) < 1:
         raise ValueError(f"interpolate: output size {out} is empty (input shape {x.shape})")
     # PyTorch computes the source index in float32
