@@ -548,3 +548,29 @@ def test_fused_loss_jvp_matches_torch_func_jvp(reduction):
     for ours, theirs in checks:
         np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), rtol=1e-10, atol=1e-12)
     assert _jvp_of(L.Softplus.apply, [x], [None]) is None
+
+
+def test_every_loss_passes_forward_mode_gradcheck():
+    from microtensor.ops import losses as L
+
+    rng = np.random.default_rng(12)
+    x, y = _t(rng.normal(size=(4, 3))), rng.normal(size=(4, 3))
+    p = _t(rng.uniform(0.1, 0.9, (4, 3)))
+    x3 = _t(rng.normal(size=(2, 3, 2)))
+    cases = [
+        (lambda a: L.cross_entropy(a, [0, 1, 2, 1]), x),
+        (lambda a: L.cross_entropy(a, [0, -100, 2, 1], weight=np.arange(1.0, 4.0),
+                                   label_smoothing=0.1), x),
+        (lambda a: L.cross_entropy(a, np.array([[0, 2], [1, 1]]), reduction="none"), x3),
+        (lambda a: L.nll_loss(a, [0, 1, 2, 1], weight=np.arange(1.0, 4.0)), x),
+        (lambda a: L.mse_loss(a, y), x),
+        (lambda a: L.binary_cross_entropy(a, np.full((4, 3), 0.3), reduction="sum"), p),
+        (lambda a: L.binary_cross_entropy_with_logits(a, np.full((4, 3), 0.3)), x),
+        (L.softplus, x),
+        (lambda a: L.huber_loss(a, y, delta=0.5), x),
+        (lambda a: L.smooth_l1_loss(a, y, beta=0.5), x),
+        (lambda a: L.kl_div(a, np.full((4, 3), 1 / 3), "batchmean"), x),
+        (lambda a: L.cosine_embedding_loss(a, y, [1, -1, 1, -1]), x),
+    ]
+    for fn, inp in cases:
+        assert mt.gradcheck(fn, [inp], check_forward_ad=True)
