@@ -1,5 +1,7 @@
 """nn.functional losses and the loss modules: NumPy references, gradcheck, stability, errors."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -465,19 +467,21 @@ def test_huber_smooth_l1_kl_div_cosine_match_torch(dtype):
          lambda a, b, r: tf.cosine_embedding_loss(a, b, torch.tensor(sign), margin=-0.2,
                                                   reduction=r), d, y),
     ]
-    for ours_fn, theirs_fn, a0, b0 in cases:
-        for red in (*REDUCTIONS, "batchmean"):
-            if red == "batchmean" and ours_fn is not L.kl_div:
-                continue
-            a, b = mt.Tensor(a0, requires_grad=True), mt.Tensor(b0, requires_grad=True)
-            ta, tb = (torch.tensor(v, requires_grad=True) for v in (a0, b0))
-            ours, theirs = ours_fn(a, b, red), theirs_fn(ta, tb, red)
-            assert ours.dtype == dtype
-            np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **tol)
-            ours.sum().backward()
-            theirs.sum().backward()
-            np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), **tol)
-            np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), **tol)
+    for (ours_fn, theirs_fn, a0, b0), red, layout in itertools.product(
+            cases, (*REDUCTIONS, "batchmean"), ("c", "fortran", "transposed")):
+        if red == "batchmean" and ours_fn is not L.kl_div:
+            continue
+        # the input in each memory layout, the target C-ordered
+        a = mt.Tensor(_layouts(a0)[layout], requires_grad=True)
+        b = mt.Tensor(b0, requires_grad=True)
+        ta, tb = (torch.tensor(v, requires_grad=True) for v in (a0, b0))
+        ours, theirs = ours_fn(a, b, red), theirs_fn(ta, tb, red)
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **tol)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), **tol)
+        np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), **tol)
 
 
 def test_new_losses_gradcheck_second_order_and_modules():
