@@ -139,8 +139,7 @@ class KLDivLoss(Module):
     sample, "mean" divides by the number of elements (PyTorch's default, kept)."""
 
     def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        if reduction != "batchmean":
-            check_reduction(reduction, "KLDivLoss")
+        losses.check_kl_reduction(reduction, "KLDivLoss")
         self.reduction, self.log_target = reduction, log_target
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002

@@ -38,7 +38,7 @@ from .elementwise import where
 __all__ = [
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "Softplus", "SquaredError",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "check_fraction", "check_index",
-    "check_positive", "check_reduction",
+    "check_kl_reduction", "check_positive", "check_reduction",
     "class_labels", "cosine_embedding_loss", "cross_entropy", "huber_loss", "kl_div",
     "l1_loss", "mse_loss", "nll_loss", "smooth_l1_loss", "softplus",
 ]
@@ -482,6 +482,13 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean",  # noqa: A0
     return _reduce(loss, reduction)
 
 
+def check_kl_reduction(reduction: str, where: str) -> None:
+    """Refuse a KL reduction other than "mean", "sum", "none" or "batchmean" (naming it)."""
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(f"{where}: reduction must be 'mean', 'sum', 'none' or 'batchmean', "
+                         f"got {reduction!r}")
+
+
 def kl_div(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
            log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence with `input` log-probabilities, PyTorch's pointwise
@@ -489,8 +496,7 @@ def kl_div(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
     `log_target`. reduction "batchmean" divides the sum by the batch size (input.shape[0]),
     the true KL divergence per sample; "mean" divides by the number of elements."""
     where = "kl_div"
-    if reduction != "batchmean":
-        check_reduction(reduction, where)
+    check_kl_reduction(reduction, where)
     if not isinstance(log_target, (bool, np.bool_)):
         raise TypeError(f"{where}: log_target must be True or False, got {log_target!r}")
     x = as_input(input, where)
