@@ -6,7 +6,8 @@ is forward, backward and an SGD update. Both frameworks start from the same weig
 copied; nn.Linear's weight transposed to our (in, out)) and run with the same number of threads
 (`--threads`, default 1: OpenBLAS's threads through the environment before NumPy loads, and
 torch.set_num_threads). Each timed block runs after gc.collect; the reported time is the
-minimum over `--repeats` blocks of `--steps` steps.
+minimum over `--repeats` blocks of `--steps` steps, the two frameworks' blocks
+alternating.
 
 Memory of one step: tracemalloc's peak for microtensor (NumPy's allocations are traced); for
 PyTorch, whose CPU allocator tracemalloc does not see, the bytes its ops allocate during a step
@@ -35,16 +36,21 @@ def _threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def _best(step: Callable[[], float], repeats: int, steps: int) -> float:
-    """The minimum over `repeats` blocks of the mean time of one step, in seconds."""
-    step()  # warm up: first calls allocate and import
-    best = float("inf")
+def _best(steps_by_name: dict[str, Callable[[], float]], repeats: int,
+          steps: int) -> dict[str, float]:
+    """The minimum over `repeats` blocks of the mean time of one step, in seconds, for each
+    implementation; their blocks alternate (A B A B ...), so a busy phase of a shared machine
+    slows both alike rather than one of them."""
+    for step in steps_by_name.values():
+        step()  # warm up: first calls allocate and import
+    best = dict.fromkeys(steps_by_name, float("inf"))
     for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        best = min(best, (time.perf_counter() - start) / steps)
+        for name, step in steps_by_name.items():
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
     return best
 
 
@@ -139,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     mt_step = _mt_step(weights)
     first = (torch_step(), mt_step())  # the same weights and data: the same first loss
-    t_torch = _best(torch_step, args.repeats, args.steps)
-    t_mt = _best(mt_step, args.repeats, args.steps)
+    best = _best({"pytorch": torch_step, "microtensor": mt_step}, args.repeats, args.steps)
+    t_torch, t_mt = best["pytorch"], best["microtensor"]
     gc.collect()
     tracemalloc.start()
     mt_step()

@@ -289,10 +289,11 @@ def _scatter_flat(grad: Any, flat: np.ndarray, shape: tuple[int, ...], unique: b
     return out.reshape(shape)
 
 
-def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
-                 dilation: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair,
+                 index: bool = True) -> tuple[np.ndarray, Any, tuple[int, ...]]:
     """The maximum of each window, the C-order flat index of its first maximum (its last nan,
-    if any: PyTorch's CPU rule) in the padded input, and the padded shape."""
+    if any: PyTorch's CPU rule) in the padded input (None unless `index`), and the padded
+    shape."""
     xp = _pad(x, pads, -np.inf)
     n, c, hp, wp = xp.shape
     out_hw = (_size(hp, kernel[0], stride[0], dilation[0]),
@@ -302,6 +303,8 @@ def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
     best = taps[0].copy()
     for v in taps[1:]:
         np.maximum(best, v, out=best)  # a nan wins, as in PyTorch
+    if not index:  # no gradient will be asked for (inference): the maximum is all
+        return best, None, (n, c, hp, wp)
     # the first maximum: positions visited last to first, each equal one taking over; what
     # is kept is the tap's offset in the padded plane, so the flat index is one add away
     offsets = [(k // kernel[1]) * dilation[0] * wp + (k % kernel[1]) * dilation[1]
@@ -333,7 +336,8 @@ class MaxPool(Function):
 
     def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
                 pads: Pads = ((0, 0), (0, 0)), dilation: Pair = (1, 1)) -> np.ndarray:
-        best, self.flat, self.padded = _max_windows(x, kernel, stride, pads, dilation)
+        best, self.flat, self.padded = _max_windows(x, kernel, stride, pads, dilation,
+                                                    any(self.needs_input_grad))
         self.pads, self.in_hw = pads, x.shape[2:]
         self.unique = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
         self.save_for_backward(constant(self.flat))
