@@ -21,6 +21,7 @@ computing on the wrong thing, since such data-dependent code cannot be batched.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import warnings
 import weakref
@@ -58,64 +59,67 @@ def _values_error(what: str) -> RuntimeError:
     )
 
 
-_SHAPE_QUERIES: dict[Any, Callable[[np.ndarray], Any]] = {
-    np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: lambda a: a.size}
-
 _LIKE = (np.zeros_like, np.ones_like, np.full_like, np.empty_like)
 
 
-class _Placeholder(np.ndarray):
-    """The `.data` of a batched tensor: its logical shape and dtype and no values (a zero-stride
-    view of one zero). Shape queries work; anything that reads values raises."""
+class _Placeholder:
+    """The `.data` of a batched tensor: the logical shape, ndim, size and dtype, and no values.
+    Not an ndarray on purpose: NumPy turns an ndarray subclass into a plain array without
+    asking it (np.asarray), which would hand code values that are not the example's. This
+    object answers shape queries and refuses everything else (`__array__` included)."""
 
-    _owner: Any = None  # a weak reference to the BatchedTensor, for ops that unwrap `.data`
+    __slots__ = ("shape", "ndim", "size", "dtype", "_owner", "__weakref__")
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, owner: Any) -> None:
+        self.shape, self.ndim, self.dtype = shape, len(shape), dtype
+        self.size = math.prod(shape)
+        self._owner = owner  # a weak reference to the BatchedTensor, for ops that unwrap .data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise _values_error("converting .data to an array")
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         raise _values_error(f"np.{ufunc.__name__}")
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        if func in _SHAPE_QUERIES and len(args) == 1 and not kwargs:
-            return _SHAPE_QUERIES[func](self)
+        if func in (np.shape, np.ndim, np.size) and len(args) == 1 and not kwargs:
+            return getattr(self, func.__name__)
         if func in _LIKE and args and args[0] is self:
             # values that depend only on the shape: the same for every example
-            return func(self.view(np.ndarray), *args[1:], **kwargs)
+            return func(np.broadcast_to(np.zeros((), self.dtype), self.shape), *args[1:],
+                        **kwargs)
         raise _values_error(f"np.{func.__name__}")
 
-    def __getitem__(self, index: Any) -> Any:
-        raise _values_error("indexing .data")
+    def __getattr__(self, name: str) -> Any:
+        raise _values_error(f".data.{name}")
 
-    def __setitem__(self, index: Any, value: Any) -> None:
-        raise _values_error("assigning into .data")
-
-    def __bool__(self) -> bool:
-        raise _values_error("bool()")
-
-    def __float__(self) -> float:
-        raise _values_error("float()")
-
-    def __int__(self) -> int:
-        raise _values_error("int()")
-
-    def __index__(self) -> int:
-        raise _values_error("an index")
-
-    def __iter__(self) -> Any:
-        raise _values_error("iteration")
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
 
     def __repr__(self) -> str:
         return f"<values of a batched tensor of logical shape {self.shape}>"
 
-    def astype(self, *args: Any, **kwargs: Any) -> Any:
-        raise _values_error("astype on .data")
+    __hash__ = object.__hash__
 
-    def copy(self, *args: Any, **kwargs: Any) -> Any:
-        raise _values_error("copy of .data")
 
-    def item(self, *args: Any) -> Any:
-        raise _values_error("item()")
+def _refuse(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any) -> Any:
+        raise _values_error(f"{name} on .data")
 
-    def tolist(self) -> Any:
-        raise _values_error("tolist()")
+    method.__name__ = name
+    return method
+
+
+# operators and conversions on the values, each a clear error rather than a TypeError
+for _name in ("__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ "
+              "__floordiv__ __rfloordiv__ __mod__ __rmod__ __pow__ __rpow__ __matmul__ "
+              "__rmatmul__ __neg__ __pos__ __abs__ __invert__ __and__ __rand__ __or__ __ror__ "
+              "__xor__ __rxor__ __lt__ __le__ __gt__ __ge__ __eq__ __ne__ __bool__ __float__ "
+              "__int__ __index__ __iter__ __getitem__ __setitem__ __contains__").split():
+    setattr(_Placeholder, _name, _refuse(_name))
+_Placeholder.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 
 _CMP = {np.equal: operator.eq, np.not_equal: operator.ne, np.less: operator.lt,
@@ -203,22 +207,11 @@ class BatchedTensor(Tensor):
         return self._compare(np.bitwise_xor, other, True)
 
 
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-
-
 def _wrap(phys: Tensor, level: _Vmap) -> BatchedTensor:
     """A BatchedTensor of `level` over the physical Tensor `phys` (batch axis first)."""
     t = object.__new__(BatchedTensor)
     t._phys, t._level = phys, level
-    dtype = phys.dtype
-    zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = _ZEROS[dtype] = np.zeros(1, dtype)
-        zero.flags.writeable = False
-    shape = phys.shape[1:]
-    # a zero-stride view of one read-only zero: no memory per batched tensor
-    holder = np.ndarray.__new__(_Placeholder, shape, dtype, zero, 0, (0,) * len(shape))
-    holder._owner = weakref.ref(t)
+    holder = _Placeholder(tuple(phys.shape[1:]), phys.dtype, weakref.ref(t))
     t.data = holder
     t.grad = None
     t._requires_grad = phys.requires_grad
