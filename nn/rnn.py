@@ -53,10 +53,9 @@ def _run(mode: str, gx: Tensor, state: tuple[Any, ...], w_hh: Tensor,
          b_hh: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
     """One direction of one layer over the projected inputs gx (L, N, gates): every h_t,
     the last h and (LSTM) the last c."""
-    hidden = w_hh.shape[1]
     if mode == "LSTM":
         out = ops.lstm_sequence(gx, state[0], state[1], w_hh)
-        return out[:, :, :hidden], out[-1, :, :hidden], out[-1, :, hidden:]
+        return out[0], out[0, -1], out[1, -1]
     if mode == "GRU":
         out = ops.gru_sequence(gx, state[0], w_hh, b_hh)
     else:
