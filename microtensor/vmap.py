@@ -91,6 +91,8 @@ class _Placeholder:
         raise _values_error(f"np.{func.__name__}")
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # protocol probes (NumPy's __array_interface__): absent
+            raise AttributeError(name)
         raise _values_error(f".data.{name}")
 
     def __len__(self) -> int:
