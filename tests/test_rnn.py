@@ -371,3 +371,27 @@ def test_forward_mode_through_the_layer_matches_central_differences(cls_name: st
     eps = 1e-6
     expected = (f(x + eps * t).data - f(x - eps * t).data) / (2 * eps)
     np.testing.assert_allclose(tangent.data, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("order", ["forward-over-reverse", "reverse-over-forward"])
+@pytest.mark.parametrize("cls_name", ["RNN", "GRU", "LSTM"])
+def test_hessian_vector_product_both_ways(cls_name: str, order: str) -> None:
+    from microtensor import func
+
+    mt.manual_seed(0)
+    layer = getattr(nn, cls_name)(2, 3)
+    rng = np.random.default_rng(10)
+    x, v = rng.standard_normal((3, 1, 2)), rng.standard_normal((3, 1, 2))
+
+    def f(x):
+        return (layer(x)[0] ** 2).sum()
+
+    grad_f = func.grad(f)
+    if order == "forward-over-reverse":
+        got = func.jvp(grad_f, (mt.tensor(x),), (mt.tensor(v),))[1]
+    else:  # the gradient of the jvp: needs the gates recorded inside the jvp rule
+        got = func.grad(lambda x: func.jvp(f, (x,), (mt.tensor(v),))[1])(mt.tensor(x))
+    eps = 1e-5
+    expected = (grad_f(mt.tensor(x + eps * v)).data
+                - grad_f(mt.tensor(x - eps * v)).data) / (2 * eps)
+    np.testing.assert_allclose(got.data, expected, rtol=1e-6, atol=1e-8)

@@ -153,6 +153,9 @@ class LSTMSequence(Function):
         if t_gx is None and t_h0 is None and t_c0 is None and t_w is None:
             return None
         gx, h0, c0, w_hh, out, acts, tanhs = self.saved
+        # saved values attached to a graph (reverse-over-forward): the gates recorded too
+        acts, tanhs = V.first_order(out, lambda: (acts, tanhs),
+                                    lambda: _lstm_recompute(gx, h0, c0, w_hh))
         hidden = w_hh.shape[1]
         two, three = 2 * hidden, 3 * hidden
         dh, dc = _or_zeros(t_h0, h0), _or_zeros(t_c0, c0)
@@ -302,6 +305,8 @@ class GRUSequence(Function):
         if t_gx is None and t_h0 is None and t_w is None and t_b is None:
             return None
         gx, h0, w_hh, b_hh, out, acts = self.saved
+        # saved values attached to a graph (reverse-over-forward): the gates recorded too
+        acts = V.first_order(out, lambda: acts, lambda: _gru_recompute(gx, h0, w_hh, b_hh))
         hidden = w_hh.shape[1]
         two, three = 2 * hidden, 3 * hidden
         dh = _or_zeros(t_h0, h0)
