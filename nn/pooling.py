@@ -157,17 +157,23 @@ class Unflatten(Module):
 
 
 class Upsample(_Pool):
-    """Nearest-neighbour upsampling of (N, C, L) or (N, C, H, W) to `size` or by
-    `scale_factor`: PyTorch's nn.Upsample with mode="nearest"."""
+    """Upsampling of (N, C, L), (N, C, H, W) or (N, C, D, H, W) to `size` or by
+    `scale_factor`: PyTorch's nn.Upsample (modes "nearest", "nearest-exact", "linear",
+    "bilinear", "trilinear"; align_corners for the linear ones)."""
 
-    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest") -> None:
-        if mode != "nearest":
-            raise ValueError(f"Upsample: mode {mode!r} is not supported; use 'nearest'")
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None) -> None:
+        if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+            raise ValueError(f"Upsample: mode {mode!r} is not supported; use 'nearest', "
+                             "'nearest-exact', 'linear', 'bilinear' or 'trilinear'")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
 
     def forward(self, x: Tensor) -> Tensor:
-        """interpolate(x, size, scale_factor, mode)."""
-        return self._run(F.interpolate, x, self.size, self.scale_factor, self.mode)
+        """interpolate(x, size, scale_factor, mode, align_corners)."""
+        return self._run(F.interpolate, x, self.size, self.scale_factor, self.mode,
+                         self.align_corners, self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"

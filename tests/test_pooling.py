@@ -165,6 +165,24 @@ def test_upsample_nearest_matches_torch(kwargs, dtype):
     compare(nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs), x, dtype)
 
 
+_MODES = [("linear", (2, 3, 7)), ("bilinear", (2, 2, 5, 6)), ("trilinear", (1, 2, 3, 4, 5))]
+
+
+@pytest.mark.parametrize("mode, shape, align", [
+    *((m, s, a) for m, s in _MODES for a in (None, True)),
+    ("nearest-exact", (2, 2, 5, 6), None), ("nearest", (1, 2, 3, 4, 5), None)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_interpolate_modes_match_torch(mode, shape, align, dtype):
+    x = RNG.standard_normal(shape)
+    nd = len(shape) - 2
+    for kw in ({"size": (9, 4, 3)[:nd]}, {"scale_factor": 1.7}, {"scale_factor": (2, 1.5, 3)[:nd]},
+               {"size": (1, 1, 2)[:nd]}):
+        compare(lambda t, k=kw: F.interpolate(t, mode=mode, align_corners=align, **k),
+                lambda t, k=kw: TF.interpolate(t, mode=mode, align_corners=align, **k), x, dtype)
+    compare(nn.Upsample(scale_factor=2, mode=mode, align_corners=align),
+            torch.nn.Upsample(scale_factor=2, mode=mode, align_corners=align), x, dtype)
+
+
 def test_interpolate_1d_matches_torch():
     x = RNG.standard_normal((2, 3, 5))
     for kwargs in ({"scale_factor": 3}, {"size": 7}, {"size": 2}, {"scale_factor": 1.7},
@@ -192,6 +210,8 @@ def test_pooling_gradcheck_gradgradcheck_and_forward_mode_small():
         (lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False), x),
         (lambda t: F.adaptive_avg_pool2d(t, (2, 4)), x),
         (lambda t: F.interpolate(t, scale_factor=2), x),
+        (lambda t: F.interpolate(t, size=(3, 8), mode="bilinear"), x),
+        (lambda t: F.interpolate(t, size=(7, 4), mode="bilinear", align_corners=True), x),
         (lambda t: F.max_pool1d(t, 3, 2, 1), x1),
         (lambda t: F.avg_pool1d(t, 2), x1),
     ]
@@ -256,5 +276,8 @@ def test_pooling_errors_name_the_layer_and_the_shapes():
         F.interpolate(x)
     with pytest.raises(ValueError, match="Upsample: mode 'bicubic'"):
         nn.Upsample(scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bilinear' takes a 4-D input, "
+                                         r"got shape \(1, 2, 3\)"):
+        F.interpolate(mt.Tensor(np.zeros((1, 2, 3))), size=4, mode="bilinear")
     with pytest.raises(ValueError, match="adaptive_avg_pool2d: output_size must be positive"):
         F.adaptive_avg_pool2d(x, 0)

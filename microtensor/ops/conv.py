@@ -660,21 +660,58 @@ def adaptive_avg_pool1d(input: Any, output_size: int) -> Tensor:  # noqa: A002
     return x @ _bins(x.shape[-1], size, x.dtype).T
 
 
+_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
+          "trilinear": (3,)}
+
+
+def _linear_weights(n_in: int, n_out: int, scale: float, align_corners: bool,
+                    dtype: Any) -> np.ndarray:
+    """(n_out, n_in) matrix of linear interpolation along one axis, PyTorch's source index:
+    dst * (in - 1) / (out - 1) with align_corners, else (dst + 0.5) * scale - 0.5 clamped at 0;
+    the weights 1 - f and f go to the two neighbours (the last element stands alone)."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    frac = src - i0
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    np.add.at(m, (np.arange(n_out), i0), 1.0 - frac)
+    np.add.at(m, (np.arange(n_out), i1), frac)
+    return m.astype(dtype)
+
+
+def _along(x: Tensor, k: int, m: np.ndarray) -> Tensor:
+    """m (out, in) applied along spatial axis k of x (N, C, *spatial): one recorded matmul."""
+    n, c, *sp = x.shape
+    before, after = math.prod(sp[:k]), math.prod(sp[k + 1:])
+    y = m @ x.reshape(n, c, before, sp[k], after)
+    return y.reshape(n, c, *sp[:k], m.shape[0], *sp[k + 1:])
+
+
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None,  # noqa: A002
                 mode: str = "nearest", align_corners: bool | None = None,
                 recompute_scale_factor: bool | None = None) -> Tensor:
-    """PyTorch's F.interpolate, mode "nearest", on (N, C, L) or (N, C, H, W): output index i
-    reads input index floor(i * in / out) (floor(i / scale_factor) when a scale is given and
-    recompute_scale_factor is not True). align_corners applies to no nearest mode: None."""
+    """PyTorch's F.interpolate on (N, C, L), (N, C, H, W) or (N, C, D, H, W): modes "nearest"
+    (output index i reads input index floor(i * scale)), "nearest-exact" (floor((i + 0.5) *
+    scale)), and "linear" / "bilinear" / "trilinear" (3-D / 4-D / 5-D input, align_corners as
+    in PyTorch), where scale is in / out, or 1 / scale_factor when a scale is given and
+    recompute_scale_factor is not True. The linear modes are one product with an
+    interpolation matrix per axis, so every order of derivative comes with them."""
     x = tensor_arg(input, "interpolate")
     nd = x.ndim - 2
-    if nd not in (1, 2):
-        raise ValueError(f"interpolate: expected a 3-D or 4-D input, got shape {x.shape}")
-    if mode != "nearest":
-        raise ValueError(f"interpolate: mode {mode!r} is not supported; use 'nearest'")
-    if align_corners is not None:
+    if mode not in _MODES:
+        raise ValueError(f"interpolate: unknown mode {mode!r}; use one of {sorted(_MODES)}")
+    if nd not in _MODES[mode]:
+        raise ValueError(f"interpolate: mode {mode!r} takes a "
+                         f"{' or '.join(str(d + 2) for d in _MODES[mode])}-D input, got shape "
+                         f"{x.shape}")
+    linear = mode.endswith("linear")
+    if align_corners is not None and not linear:
         raise ValueError("interpolate: align_corners applies to the linear modes only; "
-                         "leave it None for 'nearest'")
+                         f"leave it None for {mode!r}")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     in_sizes = x.shape[2:]
@@ -692,9 +729,16 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None,  # noqa:
                   else [1.0 / f for f in factors])
     if min(out) < 1:
         raise ValueError(f"interpolate: output size {out} is empty (input shape {x.shape})")
+    if linear:
+        if x.dtype.kind != "f":
+            raise TypeError(f"interpolate: mode {mode!r} needs a floating-point input, got "
+                            f"{x.dtype}")
+        for k, (n, o, sc) in enumerate(zip(in_sizes, out, scales)):
+            x = _along(x, k, _linear_weights(n, o, sc, bool(align_corners), x.dtype))
+        return x
+    shift = 0.5 if mode == "nearest-exact" else 0.0
     # PyTorch computes the source index in float32
-    idx = [np.minimum(np.floor(np.arange(o, dtype=np.float32) * np.float32(sc)).astype(np.intp),
-                      n - 1) for o, sc, n in zip(out, scales, in_sizes)]
-    if nd == 1:
-        return x[:, :, idx[0]]
-    return x[:, :, idx[0][:, None], idx[1][None, :]]
+    idx = [np.minimum(np.floor((np.arange(o, dtype=np.float32) + np.float32(shift))
+                               * np.float32(sc)).astype(np.intp), n - 1)
+           for o, sc, n in zip(out, scales, in_sizes)]
+    return x[(slice(None), slice(None), *np.ix_(*idx))]
