@@ -105,6 +105,20 @@ def test_max_pool_nan_wins_like_torch():
     np.testing.assert_array_equal(idx.data, ref.numpy())
 
 
+def test_max_pool_integer_input_like_torch_on_the_same_values():
+    x = RNG.integers(-50, 50, (2, 3, 7, 8))
+    for dtype in (np.int64, np.int32, np.uint8):
+        a = x.astype(dtype)
+        y = F.max_pool2d(mt.Tensor(a), 3, 2, 1)
+        assert y.dtype == dtype and not y.requires_grad
+        ref = TF.max_pool2d(torch.tensor(a.astype(np.float64)), 3, 2, 1).numpy()
+        np.testing.assert_array_equal(y.data, ref.astype(dtype))
+    np.testing.assert_array_equal(F.max_pool1d(mt.Tensor(x[0]), 2, padding=1).data,
+                                  TF.max_pool1d(torch.tensor(x[0]).double(), 2, padding=1))
+    with pytest.raises(TypeError, match="avg_pool2d: expected a floating-point input"):
+        F.avg_pool2d(mt.Tensor(x), 2)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_max_pool1d_matches_torch(dtype):
     x = RNG.standard_normal((2, 3, 13))

@@ -294,7 +294,8 @@ def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation
     """The maximum of each window, the C-order flat index of its first maximum (its last nan,
     if any: PyTorch's CPU rule) in the padded input (None unless `index`), and the padded
     shape."""
-    xp = _pad(x, pads, -np.inf)
+    # the padding never wins: -inf, or the smallest integer of an integer input
+    xp = _pad(x, pads, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
     n, c, hp, wp = xp.shape
     out_hw = (_size(hp, kernel[0], stride[0], dilation[0]),
               _size(wp, kernel[1], stride[1], dilation[1]))
@@ -373,13 +374,14 @@ def _ints(value: Any, n: int, op: str, what: str) -> tuple[int, ...]:
     return items
 
 
-def _input(x: Any, ndim: int, op: str) -> Tensor:
+def _input(x: Any, ndim: int, op: str, kinds: str = "f") -> Tensor:
     x = tensor_arg(x, op)
     if x.ndim != ndim:
         layout = "(N, C, H, W)" if ndim == 4 else "(N, C, L)"
         raise ValueError(f"{op}: expected a {ndim}-D input {layout}, got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got {x.dtype}")
+    if x.dtype.kind not in kinds:
+        raise TypeError(f"{op}: expected a {'real' if 'i' in kinds else 'floating-point'} "
+                        f"input, got {x.dtype}")
     return x
 
 
@@ -552,10 +554,11 @@ def _pool_geometry(op: str, shape: tuple[int, ...], kernel_size: Any, stride: An
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
                dilation: Any = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Any:
-    """PyTorch's F.max_pool2d on (N, C, H, W): the maximum of each window (stride defaults to
-    the kernel size, padding counts as -inf). The gradient goes to the first maximum of each
-    window. With return_indices, also each maximum's flat index in its H*W plane."""
-    x = _input(input, 4, "max_pool2d")
+    """PyTorch's F.max_pool2d on (N, C, H, W), floating point or integer: the maximum of each
+    window (stride defaults to the kernel size, padding never wins). The gradient goes to the
+    first maximum of each window. With return_indices, also each maximum's flat index in its
+    H*W plane."""
+    x = _input(input, 4, "max_pool2d", "fiu")
     kernel, stride, pads, dilation, _, _ = _pool_geometry(
         "max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode, 2)
     y = MaxPool.apply(x, kernel=kernel, stride=stride, pads=pads, dilation=dilation)
@@ -569,7 +572,7 @@ def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                dilation: Any = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Any:
     """PyTorch's F.max_pool1d on (N, C, L): max_pool2d of height 1."""
-    x = _input(input, 3, "max_pool1d")
+    x = _input(input, 3, "max_pool1d", "fiu")
     k, s, p, d = (_ints(v, 1, "max_pool1d", name) for v, name in (
         (kernel_size, "kernel_size"), (kernel_size if stride is None else stride, "stride"),
         (padding, "padding"), (dilation, "dilation")))
