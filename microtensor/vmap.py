@@ -39,6 +39,7 @@ from .ops import fused as _fused
 from .ops import indexing as _indexing
 from .ops import linalg as _linalg
 from .ops import losses as _losses
+from .ops import normalization as _normalization
 from .ops import reduce as _reduce
 from .ops import scan as _scan
 from .ops import shape as _shape
@@ -310,6 +311,11 @@ class _Vmap:
                 "example (correct, but slow)", RuntimeWarning, stacklevel=4)
         outs = [cls.apply(*self._example(args, i), **self._example(kwargs, i))
                 for i in range(self.size)]
+        shapes = {tuple(o.shape) for o in outs}
+        if len(shapes) > 1:
+            raise ValueError(f"vmap: {cls.__name__} gives results of different shapes for "
+                             f"different examples ({', '.join(map(str, sorted(shapes)))}); "
+                             "a vmapped function must give every example the same shape")
         return _shape.Stack.apply(*outs, axis=0)
 
     def _example(self, value: Any, i: int) -> Any:
@@ -446,6 +452,20 @@ def _einsum(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _normalize(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> Any:
+    """Batch, layer and group normalization's core, over `axes` of one example with shared
+    weight and bias (broadcasting from the right): the axes shifted by one. Running statistics
+    (`stats`) are the per-example loop's: their shapes are the caller's."""
+    p = level.own(args[0])
+    if (p is None or kwargs.get("stats") is not None
+            or any(level.own(a) is not None for a in args[1:])):
+        return NotImplemented
+    axes = tuple(normalize_one_axis(a, p.ndim - 1, "normalize") + 1
+                 for a in kwargs.get("axes", ()))
+    return cls.apply(p, *args[1:], **dict(kwargs, axes=axes))
 
 
 def _fold(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
@@ -623,6 +643,7 @@ _RULES: dict[type, Callable[..., Any]] = {
     _conv.Conv: _fold,
     _conv.ConvTranspose: _fold,
     _conv.MaxPool: _fold,
+    _normalization.Normalize: _normalize,
     _scan.Var: _reduction,
     _scan.Prod: _reduction,
     _scan.VectorNorm: _reduction,

@@ -292,6 +292,22 @@ def test_vmap_conv_and_pooling_fold_the_batch_axis(dtype):
     np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), **_tol(dtype))
 
 
+def test_vmap_layer_and_group_norm_shift_their_axes():
+    import nn
+
+    ln, gn = nn.LayerNorm(5), nn.GroupNorm(2, 4)
+    ln.weight.data[:] = RNG.normal(size=5)
+    ln.bias.data[:] = RNG.normal(size=5)
+    tln = torch.nn.LayerNorm(5).double()
+    with torch.no_grad():
+        tln.weight.copy_(torch.from_numpy(ln.weight.data))
+        tln.bias.copy_(torch.from_numpy(ln.bias.data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_vmap_matches(ln, [_data((3, 4, 5))], torch_fn=lambda v: tln(v).detach())
+        assert_vmap_matches(gn, [_data((3, 2, 4, 3, 3))])
+
+
 # ---------------------------------------------------------------------- fallback
 def test_vmap_op_without_rule_loops_with_one_warning():
     x = _data((3, 4, 5))
@@ -311,6 +327,19 @@ def test_vmap_fallback_handles_separated_advanced_indices():
         warnings.simplefilter("ignore")
         assert_vmap_matches(lambda v: v[[0, 2], :, [1, 1]], [x],
                             torch_fn=lambda v: v[[0, 2], :, [1, 1]])
+
+
+def test_vmap_fallback_refuses_results_of_different_shapes():
+    class Positive(mt.Function):
+        def forward(self, x):
+            return x[x > 0]
+
+    x = mt.Tensor(np.array([[1.0, -1.0], [1.0, 2.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"vmap: Positive gives results of different "
+                                             r"shapes for different examples \(\(1,\), \(2,\)\)"):
+            vmap(Positive.apply)(x)
 
 
 def test_vmap_custom_function_falls_back_and_differentiates():
