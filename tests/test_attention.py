@@ -304,3 +304,38 @@ def test_forward_mode_through_attention_matches_central_differences() -> None:
     eps = 1e-6
     expected = (f(x + eps * t).data - f(x - eps * t).data) / (2 * eps)
     np.testing.assert_allclose(tangent.data, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sdpa_float_mask_that_requires_grad_gets_its_gradient(dtype) -> None:
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal(s).astype(dtype)
+              for s in ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 5), (2, 1, 4, 6))]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ms = [mt.Tensor(a, requires_grad=True) for a in arrays]
+    t_out = torch.nn.functional.scaled_dot_product_attention(*ts[:3], attn_mask=ts[3])
+    m_out = F.scaled_dot_product_attention(*ms[:3], attn_mask=ms[3])
+    _close(m_out, t_out, dtype, "output")
+    (t_out ** 2).sum().backward()
+    (m_out ** 2).sum().backward()
+    assert ms[3].grad is not None and ms[3].grad.shape == (2, 1, 4, 6)
+    for name, a, b in zip(("q", "k", "v", "mask"), ms, ts):
+        _close(a.grad, b.grad, dtype, f"gradient of {name}")
+
+
+def test_sdpa_grouped_query_attention_matches_torch() -> None:
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal(s) for s in ((2, 6, 4, 3), (2, 2, 5, 3), (2, 2, 5, 7))]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ms = [mt.Tensor(a, requires_grad=True) for a in arrays]
+    t_out = torch.nn.functional.scaled_dot_product_attention(*ts, enable_gqa=True,
+                                                             is_causal=True)
+    m_out = F.scaled_dot_product_attention(*ms, enable_gqa=True, is_causal=True)
+    _close(m_out, t_out, np.float64, "output")
+    (t_out ** 2).sum().backward()
+    (m_out ** 2).sum().backward()
+    for a, b in zip(ms, ts):
+        _close(a.grad, b.grad, np.float64, "gradient")
+    with pytest.raises(ValueError, match="enable_gqa the number of key and value heads"):
+        F.scaled_dot_product_attention(np.zeros((1, 5, 4, 3)), arrays[1], arrays[2],
+                                       enable_gqa=True)
