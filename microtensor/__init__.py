@@ -51,6 +51,7 @@ from .tensor import RemovableHandle, Tensor  # first: the ops import it
 from . import graph  # noqa: F401 - mt.graph: read-only node views, record_backward
 from . import viz  # noqa: F401 - mt.viz (graphviz itself is imported only when drawing)
 from . import func  # noqa: F401 - mt.func: vjp, jvp, jacobian, hessian, grad, vmap
+from .compiler import CompileError, compile, compile_effect  # noqa: A004 - mt.compile
 
 __version__ = "0.1.0"
 
@@ -67,7 +68,8 @@ globals().update(_OPS)
 cat = concatenate  # noqa: F821 - PyTorch's name, registered above as concatenate
 
 __all__ = [
-    "Function", "GradcheckError", "RemovableHandle", "Tensor", "arange", "constant",
+    "CompileError", "Function", "GradcheckError", "compile", "compile_effect",
+    "RemovableHandle", "Tensor", "arange", "constant",
     "default_generator", "detect_anomaly", "enable_grad", "eye", "full", "grad", "gradcheck",
     "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled", "manual_seed", "no_grad",
     "ones", "ones_like", "ops", "rand", "randn", "scope", "set_grad_enabled", "tensor", "zeros",

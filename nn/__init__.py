@@ -13,14 +13,18 @@ from .activations import (
     Softmin, Softplus, Softsign, Tanhshrink,
 )
 from .layers import Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+    MSELoss, NLLLoss, SmoothL1Loss,
+)
 from .containers import ModuleList, Sequential
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
     "CELU", "ELU", "GELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish",
     "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softsign", "Tanhshrink",
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Identity",
+    "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss",
+    "KLDivLoss", "SmoothL1Loss", "Dropout", "Identity",
     "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Tanh", "datasets", "functional", "init", "load", "load_metadata", "manual",

@@ -25,15 +25,20 @@ from microtensor.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     class_labels,
+    cosine_embedding_loss,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
     softplus,
 )
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cosine_embedding_loss",
+    "cross_entropy", "huber_loss", "kl_div", "smooth_l1_loss",
     "dropout", "elu", "gelu", "glu", "hardsigmoid", "hardswish", "hardtanh", "l1_loss",
     "leaky_relu", "linear", "log_softmax", "logsigmoid", "mish", "mse_loss", "nll_loss",
     "one_hot", "pad", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus",

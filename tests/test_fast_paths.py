@@ -139,7 +139,9 @@ def test_cross_entropy_on_batched_logits_picks_each_rows_label():
     logits = rng.normal(size=(2, 3, 4))
     labels = rng.integers(0, 4, (2, 3))
     x = mt.tensor(logits, requires_grad=True)
-    loss = F.cross_entropy(x, labels, "none")
+    # PyTorch's layout: classes on axis 1 of a 3-D input, so the (2, 3, 4) logits go in as
+    # (2, 4, 3)
+    loss = F.cross_entropy(x.transpose((0, 2, 1)), labels, "none")
     ref = -np.take_along_axis(_log_softmax(logits), labels[..., None], -1)[..., 0]
     np.testing.assert_allclose(loss.data, ref, rtol=1e-12)
     loss.backward(np.ones((2, 3)))

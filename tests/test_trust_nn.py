@@ -134,9 +134,11 @@ def _ce_labels_case(batch: tuple[int, ...], module: bool = False) -> Callable[..
         labels = rng.integers(0, 4, size=batch)
 
         def ours(xs: list[Any], red: str) -> Any:
+            # PyTorch's layout: a batched (N, d, C) case goes in as (N, C, d)
+            x = xs[0] if xs[0].ndim < 3 else xs[0].transpose((0, 2, 1))
             if module:
-                return nn.CrossEntropyLoss(reduction=red)(xs[0], labels)
-            return F.cross_entropy(xs[0], labels, reduction=red)
+                return nn.CrossEntropyLoss(reduction=red)(x, labels)
+            return F.cross_entropy(x, labels, reduction=red)
 
         def theirs(xs: list[Any], red: str) -> Any:
             out = TF.cross_entropy(xs[0].reshape(-1, 4), torch.tensor(labels.reshape(-1)),

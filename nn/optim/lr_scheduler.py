@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from microtensor import Tensor
+from microtensor import Tensor, compile_effect
 
 from .optimizer import Optimizer, check_number
 
@@ -66,6 +66,7 @@ class LRScheduler:
         """The learning rate of each group at epoch `self.last_epoch`."""
         raise NotImplementedError(f"{type(self).__name__} defines no get_lr")
 
+    @compile_effect  # inside a compiled step the call itself is replayed
     def step(self) -> None:
         """Advance one epoch and set the groups' learning rates."""
         epoch = self.last_epoch + 1
@@ -352,6 +353,7 @@ class ReduceLROnPlateau(LRScheduler):
             best + self.threshold)
         return a > bound
 
+    @compile_effect  # a metric Tensor passed in is read when the call is replayed
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number, or a 0-d array or Tensor) and lower the
         learning rates if it has not improved for more than `patience` epochs."""

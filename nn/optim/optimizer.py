@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import microtensor as mt
-from microtensor import Tensor
+from microtensor import Tensor, compile_effect
 
 
 class Optimizer:
@@ -66,6 +66,7 @@ class Optimizer:
         if "weight_decay" in group:
             check_number(where, "weight_decay", group["weight_decay"])
 
+    @compile_effect  # mt.compile replays the call itself (it is not made of ops)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter (`.grad = None`, or zeros in place)."""
         for group in self.param_groups:
@@ -75,6 +76,7 @@ class Optimizer:
                 else:
                     p.grad.data[...] = 0
 
+    @compile_effect
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; `closure` (optional) re-evaluates the
         loss first, with grad mode on, and its result is returned."""

@@ -1,0 +1,284 @@
+"""mt.compile: a traced and replayed training step gives the eager step's numbers bit for bit,
+retraces when what it traced changes, runs eagerly (with a warning) what it cannot trace, and
+check=True catches a step that depends on what tracing does not see."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+import nn
+from microtensor.compiler import CompileError, compile as mt_compile
+
+
+def _mlp(seed: int, sizes: tuple[int, ...], act: str = "Sigmoid", dtype: Any = np.float64,
+         fuse: bool = False) -> nn.Sequential:
+    mt.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        if fuse and not last:
+            layers.append(nn.Linear(a, b, dtype=dtype, activation=act.lower()))
+            continue
+        layers.append(nn.Linear(a, b, dtype=dtype))
+        if not last:
+            layers.append(getattr(nn, act)())
+    return nn.Sequential(*layers)
+
+
+def _trainer(model: nn.Module, loss_fn: nn.Module, opt: Any) -> Any:
+    def step(x: Any, y: Any) -> mt.Tensor:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+CASES = {
+    "xor-sse-sgd": ((3, 4, 1), "Sigmoid", lambda: nn.MSELoss(reduction="sum"), "sgd", "reg"),
+    "bce-adam": ((2, 5, 1), "Sigmoid", lambda: nn.BCEWithLogitsLoss(), "adam", "bin"),
+    "ce-sum-sgd-fused": ((4, 5, 3), "Sigmoid", lambda: nn.CrossEntropyLoss(reduction="sum"),
+                         "sgd", "cls"),
+    "ce-relu-momentum": ((6, 16, 8, 3), "ReLU", lambda: nn.CrossEntropyLoss(), "momentum", "cls"),
+    "tanh-mse-adamw-f32": ((3, 7, 2), "Tanh", lambda: nn.MSELoss(), "adamw", "reg"),
+}
+
+
+def _data(kind: str, n: int, n_in: int, n_out: int, dtype: Any, seed: int) -> tuple[Any, Any]:
+    rng = np.random.default_rng(seed)
+    x = mt.tensor(rng.normal(size=(n, n_in)).astype(dtype))
+    if kind == "cls":
+        return x, mt.tensor(rng.integers(0, n_out, size=n))
+    if kind == "bin":
+        return x, mt.tensor((rng.random((n, 1)) > 0.5).astype(dtype))
+    return x, mt.tensor(rng.normal(size=(n, n_out)).astype(dtype))
+
+
+def _optimizer(kind: str, params: Any) -> Any:
+    if kind == "sgd":
+        return nn.optim.SGD(params, lr=0.05)
+    if kind == "momentum":
+        return nn.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=1e-3)
+    if kind == "adam":
+        return nn.optim.Adam(params, lr=0.01)
+    return nn.optim.AdamW(params, lr=0.01)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_training_is_bit_identical_to_eager(case: str) -> None:
+    sizes, act, make_loss, opt_kind, kind = CASES[case]
+    dtype = np.float32 if case.endswith("f32") else np.float64
+    fuse = case.endswith("fused")
+    models, steps = [], []
+    for compiled in (False, True):
+        model = _mlp(7, sizes, act, dtype, fuse)
+        step = _trainer(model, make_loss(), _optimizer(opt_kind, model.parameters()))
+        models.append(model)
+        steps.append(mt_compile(step) if compiled else step)
+    for i in range(25):
+        x, y = _data(kind, 12, sizes[0], sizes[-1], dtype, i)  # new data every step
+        eager_loss, compiled_loss = steps[0](x, y), steps[1](x, y)
+        assert compiled_loss.dtype == eager_loss.dtype
+        assert compiled_loss.item() == eager_loss.item(), f"step {i}"
+    for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.grad.data, b.grad.data, err_msg=name)
+    assert steps[1].traces == 1 and steps[1].eager_reason is None
+
+
+def _simple() -> tuple[nn.Module, Any]:
+    model = _mlp(0, (3, 4, 1))
+    return model, _trainer(model, nn.MSELoss(), nn.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_a_new_batch_size_retraces_and_each_plan_is_kept() -> None:
+    _, step = _simple()
+    c = mt_compile(step)
+    for n in (8, 8, 5, 8, 5):
+        x, y = _data("reg", n, 3, 1, np.float64, n)
+        c(x, y)
+    assert c.traces == 2
+
+
+def test_fullgraph_refuses_to_retrace() -> None:
+    _, step = _simple()
+    c = mt_compile(step, fullgraph=True)
+    c(*_data("reg", 8, 3, 1, np.float64, 0))
+    c(*_data("reg", 8, 3, 1, np.float64, 1))
+    with pytest.raises(CompileError, match="fullgraph"):
+        c(*_data("reg", 5, 3, 1, np.float64, 2))
+
+
+def test_switching_to_eval_retraces_dropout_away() -> None:
+    mt.manual_seed(3)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    c = mt_compile(lambda x: model(x).sum())
+    x = mt.tensor(np.ones((4, 3)))
+    c(x)
+    model.eval()
+    out = c(x)
+    assert c.traces == 2
+    with mt.no_grad():
+        np.testing.assert_array_equal(out.data, model(x).sum().data)
+
+
+def test_dropout_draws_a_new_mask_each_replay_as_eager_does() -> None:
+    def run(compiled: bool) -> list[float]:
+        mt.manual_seed(11)
+        model = nn.Sequential(nn.Linear(3, 16), nn.Dropout(0.5), nn.Linear(16, 1))
+        f = (lambda x: model(x).sum())
+        f = mt_compile(f) if compiled else f
+        x = mt.tensor(np.ones((4, 3)))
+        return [f(x).item() for _ in range(5)]
+
+    eager, compiled = run(False), run(True)
+    assert eager == compiled and len(set(eager)) > 1
+
+
+def test_a_parameter_cast_to_float32_retraces() -> None:
+    model, step = _simple()
+    c = mt_compile(step)
+    c(*_data("reg", 8, 3, 1, np.float64, 0))
+    model.float()
+    loss = c(*_data("reg", 8, 3, 1, np.float32, 1))
+    assert c.traces == 2 and loss.dtype == np.float32
+
+
+class _Net(nn.Module):
+    def __init__(self) -> None:
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, x: mt.Tensor) -> mt.Tensor:
+        return self.fc(x).tanh()
+
+
+def test_replacing_a_layer_retraces() -> None:
+    model = _Net()
+    c = mt_compile(lambda x: model(x).sum())
+    x = mt.tensor(np.ones((2, 3)))
+    c(x)
+    model.fc = nn.Linear(3, 4)
+    out = c(x)
+    assert c.traces == 2
+    with mt.no_grad():
+        assert out.item() == model(x).sum().item()
+
+
+def test_check_mode_passes_a_clean_step_and_catches_value_dependent_python() -> None:
+    _, step = _simple()
+    c = mt_compile(step, check=True)
+    for i in range(3):
+        c(*_data("reg", 8, 3, 1, np.float64, i))
+
+    w = mt.tensor([1.0, -1.0], requires_grad=True)
+
+    def branchy(x: mt.Tensor) -> mt.Tensor:
+        s = (x * w).sum()
+        out = s * 2 if s.item() > 0 else s * 3  # traced away: the compiled step keeps one arm
+        out.backward()
+        return out
+
+    c2 = mt_compile(branchy, check=True)
+    c2(mt.tensor([2.0, 1.0]))  # s = 1 > 0: traced with the first arm
+    c2(mt.tensor([3.0, 1.0]))  # same arm: fine
+    w.grad = None
+    with pytest.raises(CompileError, match="differ"):
+        c2(mt.tensor([1.0, 3.0]))  # s = -2: eager takes the other arm
+
+
+def test_a_target_cast_outside_ops_is_replayed_from_the_new_input() -> None:
+    """y.astype(...) made with NumPy inside the step: found by value, replayed as the cast."""
+    model = _mlp(0, (3, 4, 1), dtype=np.float32)
+
+    def step(x: np.ndarray, y: np.ndarray) -> mt.Tensor:
+        return ((model(mt.tensor(x.astype(np.float32))) - mt.tensor(y.astype(np.float32))) ** 2
+                ).sum()
+
+    c = mt_compile(step)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
+        with mt.no_grad():
+            expected = step(x, y).item()
+        assert c(x, y).item() == expected
+
+
+def test_what_cannot_be_traced_runs_eagerly_with_one_warning() -> None:
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+
+    def hooked(x: mt.Tensor) -> mt.Tensor:
+        y = x * w
+        y.register_hook(lambda g: g * 2)
+        loss = y.sum()
+        loss.backward()
+        return loss
+
+    c = mt_compile(hooked)
+    with pytest.warns(RuntimeWarning, match="runs eagerly: a hook"):
+        c(mt.tensor([1.0, 1.0]))
+    w.grad = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c(mt.tensor([1.0, 1.0]))  # no second warning
+    np.testing.assert_array_equal(w.grad.data, [2.0, 2.0])
+
+    c2 = mt_compile(lambda x: (x * w).sum().item())
+    with pytest.warns(RuntimeWarning, match="runs eagerly"):
+        assert c2(mt.tensor([1.0, 1.0])) == 3.0
+
+
+def test_inplace_change_inside_the_step_runs_eagerly() -> None:
+    buf = mt.zeros(2)
+
+    def step(x: mt.Tensor) -> mt.Tensor:
+        buf.add_(1.0)
+        return (x * 2).sum()
+
+    c = mt_compile(step)
+    with pytest.warns(RuntimeWarning, match="changed in place"):
+        c(mt.tensor([1.0, 2.0]))
+    c(mt.tensor([1.0, 2.0]))
+    assert buf.data.tolist() == [2.0, 2.0]
+
+
+def test_source_is_the_replayed_program() -> None:
+    model, step = _simple()
+    c = mt_compile(step)
+    with pytest.raises(RuntimeError, match="call the compiled function once"):
+        _ = c.source
+    c(*_data("reg", 8, 3, 1, np.float64, 0))
+    src = c.source
+    assert src.startswith("def step_compiled(") and ".backward(" in src and ".forward(" in src
+    compile(src, "<check>", "exec")  # valid Python
+
+
+def test_compile_as_decorator_and_bad_arguments() -> None:
+    @mt_compile(check=True)
+    def f(x: mt.Tensor) -> mt.Tensor:
+        return (x * x).sum()
+
+    assert f(mt.tensor([1.0, 2.0])).item() == 5.0
+    assert f(mt.tensor([1.0, 3.0])).item() == 10.0
+    with pytest.raises(TypeError, match="compile: expected a function"):
+        mt_compile(3)
+
+
+def test_random_numbers_drawn_outside_ops_run_eagerly() -> None:
+    """A mask made by the caller would be replayed as a constant: refused, not guessed."""
+    w = mt.tensor(np.ones(4), requires_grad=True)
+
+    def step(x: mt.Tensor) -> mt.Tensor:
+        mask = mt.default_generator().random(4) > 0.5
+        return (x * w * mask).sum()
+
+    c = mt_compile(step)
+    with pytest.warns(RuntimeWarning, match="random numbers were drawn outside ops"):
+        c(mt.tensor(np.ones(4)))
+    assert c.eager_reason is not None
