@@ -42,6 +42,14 @@ def additive_mask(mask: Any, dtype: Any, take_part: bool, op: str, label: str) -
     return arr.astype(dtype, copy=False)
 
 
+def mask_to_add(mask: Any, dtype: Any, take_part: bool, op: str, label: str) -> Any:
+    """`additive_mask`, except that a float Tensor that requires grad (a learned bias) stays
+    a Tensor, in `dtype`, so that it gets its gradient as in PyTorch."""
+    if isinstance(mask, Tensor) and mask.dtype.kind == "f" and mask.requires_grad:
+        return mask if mask.dtype == dtype else mask.astype(dtype)
+    return additive_mask(mask, dtype, take_part, op, label)
+
+
 def attend(q: Tensor, k: Tensor, v: Tensor, mask: Any, dropout_p: float,
            scale: float) -> tuple[Tensor, Tensor]:
     """softmax(q k^T * scale + mask) v over the last two axes, and the attention weights
@@ -104,12 +112,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     if is_causal:
         mask = additive_mask(np.tri(length, source, dtype=bool), dtype, True, op, "is_causal")
     elif attn_mask is not None:
-        if (isinstance(attn_mask, Tensor) and attn_mask.dtype.kind == "f"
-                and attn_mask.requires_grad):
-            # a learned bias: it keeps its gradient (in the scores' dtype)
-            mask = attn_mask if attn_mask.dtype == dtype else attn_mask.astype(dtype)
-        else:
-            mask = additive_mask(attn_mask, dtype, True, op, "attn_mask")
+        mask = mask_to_add(attn_mask, dtype, True, op, "attn_mask")
         try:
             np.broadcast_shapes(mask.shape, q.shape[:-2] + (length, source))
         except ValueError:

@@ -17,7 +17,7 @@ from microtensor import Tensor
 from microtensor.ops import fused
 
 from . import init
-from ._fseq import additive_mask, attend
+from ._fseq import attend, mask_to_add
 from .module import Module, Parameter
 
 __all__ = ["MultiheadAttention"]
@@ -165,14 +165,15 @@ class MultiheadAttention(Module):
         return out, weights
 
     def _mask(self, key_padding_mask: Any, attn_mask: Any, is_causal: bool, n: int,
-              length: int, source: int, dtype: Any, batched: bool) -> np.ndarray | None:
-        """The masks as one constant array broadcastable to the scores (N, heads, L, S)."""
+              length: int, source: int, dtype: Any, batched: bool) -> Any:
+        """The masks as one value broadcastable to the scores (N, heads, L, S): a constant
+        array, or a Tensor when a float mask requires grad."""
         name = "MultiheadAttention"
         mask = None
         if attn_mask is None and is_causal:
             attn_mask = ~np.tri(length, source, dtype=bool)
         if attn_mask is not None:
-            m = additive_mask(attn_mask, dtype, False, name, "attn_mask")
+            m = mask_to_add(attn_mask, dtype, False, name, "attn_mask")
             if m.shape == (length, source):
                 mask = m
             elif m.shape == (n * self.num_heads, length, source):
@@ -181,7 +182,7 @@ class MultiheadAttention(Module):
                 raise ValueError(f"{name}: attn_mask must be {(length, source)} or "
                                  f"{(n * self.num_heads, length, source)}, got {m.shape}")
         if key_padding_mask is not None:
-            m = additive_mask(key_padding_mask, dtype, False, name, "key_padding_mask")
+            m = mask_to_add(key_padding_mask, dtype, False, name, "key_padding_mask")
             expected = (n, source) if batched else (source,)
             if m.shape != expected:
                 raise ValueError(f"{name}: key_padding_mask must be {expected}, got "

@@ -339,3 +339,20 @@ def test_sdpa_grouped_query_attention_matches_torch() -> None:
     with pytest.raises(ValueError, match="enable_gqa the number of key and value heads"):
         F.scaled_dot_product_attention(np.zeros((1, 5, 4, 3)), arrays[1], arrays[2],
                                        enable_gqa=True)
+
+
+def test_mha_float_masks_that_require_grad_get_their_gradients() -> None:
+    rng = np.random.default_rng(13)
+    theirs, ours = _pair(np.float64, batch_first=True)
+    x = rng.standard_normal((2, 4, 8))
+    masks = [rng.standard_normal((4, 4)), rng.standard_normal((2, 4))]
+    t_masks = [torch.tensor(m, requires_grad=True) for m in masks]
+    m_masks = [mt.Tensor(m, requires_grad=True) for m in masks]
+    t_out, t_w = theirs(*(torch.tensor(x),) * 3, attn_mask=t_masks[0],
+                        key_padding_mask=t_masks[1])
+    m_out, m_w = ours(x, x, x, attn_mask=m_masks[0], key_padding_mask=m_masks[1])
+    _close(m_out, t_out, np.float64, "output")
+    ((t_out ** 2).sum() + (t_w ** 2).sum()).backward()
+    ((m_out ** 2).sum() + (m_w ** 2).sum()).backward()
+    for name, a, b in zip(("attn_mask", "key_padding_mask"), m_masks, t_masks):
+        _close(a.grad, b.grad, np.float64, f"gradient of {name}")
