@@ -112,6 +112,18 @@ class RNNBase(Module):
         """Draw every weight and bias again, uniform in +-1/sqrt(hidden_size)."""
         _reset(self, self.hidden_size)
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do (PyTorch packs its weights for cuDNN here); kept so that code
+        written for PyTorch runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters of each layer and direction, in PyTorch's order: [weight_ih,
+        weight_hh, bias_ih, bias_hh] (no biases with bias=False)."""
+        directions = 2 if self.bidirectional else 1
+        return [[w for w in self._weights(layer, d) if w is not None]
+                for layer in range(self.num_layers) for d in range(directions)]
+
     def _weights(self, layer: int, direction: int) -> tuple[Any, ...]:
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         return (getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix),
@@ -244,11 +256,14 @@ class LSTM(RNNBase):
     """Long short-term memory, PyTorch's nn.LSTM: gates i, f, g, o in that order,
     c' = f * c + i * g, h' = o * tanh(c'); PyTorch's arguments, layouts and parameter names
     and shapes (weights in (out, in) orientation, unlike nn.Linear). hx is (h_0, c_0) or
-    None; returns (output, (h_n, c_n))."""
+    None; returns (output, (h_n, c_n)). Projections (proj_size > 0) are not supported."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = np.float64) -> None:
+                 bidirectional: bool = False, proj_size: int = 0,
+                 dtype: Any = np.float64) -> None:
+        if proj_size:
+            raise ValueError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, dtype)
 

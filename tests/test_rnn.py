@@ -395,3 +395,14 @@ def test_hessian_vector_product_both_ways(cls_name: str, order: str) -> None:
     expected = (grad_f(mt.tensor(x + eps * v)).data
                 - grad_f(mt.tensor(x - eps * v)).data) / (2 * eps)
     np.testing.assert_allclose(got.data, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_torch_habits_flatten_parameters_all_weights_and_proj_size() -> None:
+    theirs = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    ours = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    ours.flatten_parameters()
+    assert [[tuple(w.shape) for w in ws] for ws in theirs.all_weights] == [
+        [w.shape for w in ws] for ws in ours.all_weights]
+    assert ours.all_weights[3][0] is ours.weight_ih_l1_reverse
+    with pytest.raises(ValueError, match="LSTM: proj_size=2 is not supported"):
+        nn.LSTM(3, 4, proj_size=2)
