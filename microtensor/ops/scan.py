@@ -256,9 +256,15 @@ class CumProd(_Scan):
         x, divisible = self.saved
         ax, shape = self.axis, self.flat_shape
         x, t = x.reshape(shape), t.reshape(shape)
-        if divisible:
-            return V.first_order(t, lambda: (_cumsum(t / x, ax) * np.cumprod(x, ax)).reshape(
-                self._shape), lambda: self._table_jvp(x, t))
+        if divisible:  # the quotient only on arrays: recorded (x or t a Tensor, so that the
+            # tangent is differentiated) its derivative cancels as backward's does
+            def quotient() -> Any:
+                return (_cumsum(t / x, ax) * np.cumprod(x, ax)).reshape(self._shape)
+
+            def table() -> Any:
+                return self._table_jvp(x, t)
+
+            return V.first_order(x, lambda: V.first_order(t, quotient, table), table)
         return self._table_jvp(x, t)
 
     def _table_jvp(self, x: Any, t: Any) -> Any:
