@@ -12,12 +12,15 @@ from .activations import (
     CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6, SiLU,
     Softmin, Softplus, Softsign, Tanhshrink,
 )
-from .layers import Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .layers import (
+    AlphaDropout, Dropout, Dropout1d, Dropout2d, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
+    Sigmoid, Softmax, Tanh,
+)
 from .losses import (
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
     MSELoss, NLLLoss, SmoothL1Loss,
 )
-from .containers import ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softsign", "Tanhshrink",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss",
     "KLDivLoss", "SmoothL1Loss", "Dropout", "Identity",
+    "AlphaDropout", "Dropout1d", "Dropout2d", "ModuleDict", "ParameterDict", "ParameterList",
     "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "NeuralNetwork", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Tanh", "datasets", "functional", "init", "load", "load_metadata", "manual",

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from microtensor import RemovableHandle, Tensor
+from microtensor import RemovableHandle, Tensor, compile_effect
 from microtensor.grad_mode import current_scope, enter_scope, set_scope
 
 
@@ -277,6 +277,7 @@ class Module:
         """Set evaluation mode (Dropout off); same as `train(False)`."""
         return self.train(False)
 
+    @compile_effect  # mt.compile replays the call itself (it is not made of ops)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget accumulated gradients: `.grad = None` (or zeros with `set_to_none=False`)."""
         for p in self.parameters():

@@ -11,15 +11,9 @@ import numpy as np
 from microtensor import Tensor
 
 from . import _fnorm
-from .containers import ModuleDict, ParameterDict, ParameterList
-from .layers import AlphaDropout, Dropout1d, Dropout2d
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
-# nn/__init__.py names only this family's __all__: the dropout variants (nn/layers.py) and
-# the new containers (nn/containers.py) reach `nn.` through it until it imports them itself
-__all__ += ["AlphaDropout", "Dropout1d", "Dropout2d", "ModuleDict", "ParameterDict",
-            "ParameterList"]
 
 
 class _BatchNorm(Module):

@@ -192,7 +192,7 @@ def test_repr_state_dict_and_pictures_show_the_fused_op():
     assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
     loss = model(mt.ones(5, 3)).sum()
     src = mt.viz.draw(loss).source
-    assert "LinearReLU" in src and 'label="0: Linear"' in src
+    assert "LinearReLU" in src and 'label="0: Linear  → ' in src  # the cluster, with its shape
     text = mt.viz.explain(loss, file=io.StringIO())
     assert any("LinearReLU -> (5, 4)   in Sequential > 0: Linear" in line
                for line in text.splitlines())
