@@ -13,9 +13,9 @@ example and the results are stacked, with a one-time warning naming it (correct,
 Because the physical values are ordinary Tensors run through ordinary ops, the graph is
 recorded as usual: a gradient through a vmapped function equals the per-example loop's, and
 vmap of vmap nests (each level's physical values are the next level out's batched tensors).
-The `.data` of a batched tensor holds no values (a zero-stride array of the logical shape):
-reading values directly (`.item()`, `bool(...)`, NumPy on `.data`) raises instead of silently
-computing on the wrong thing, since such data-dependent code cannot be batched.
+The `.data` of a batched tensor holds no values (an object with the logical shape and dtype
+only): reading values directly (`.item()`, `bool(...)`, NumPy on `.data`) raises instead of
+silently computing on the wrong thing, since such data-dependent code cannot be batched.
 """
 
 from __future__ import annotations
@@ -544,7 +544,8 @@ def _transpose(level: _Vmap, cls: type[Function], args: tuple[Any, ...],
         axes = tuple(range(lrank))[::-1]
     if sorted(a % lrank if lrank else a for a in axes) != list(range(lrank)) or any(
             not -lrank <= a < lrank for a in axes):
-        return cls.apply(args[0].data, axes=axes)  # the op's own error, logical shapes
+        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {lrank} "
+                         f"axes of a tensor of shape {args[0].shape}")
     return cls.apply(p, axes=(0,) + tuple(a % lrank + 1 for a in axes))
 
 

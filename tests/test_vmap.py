@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from strategies import LAYOUTS, relayout
 
 import microtensor as mt
@@ -631,3 +633,49 @@ def test_jvp_of_vmap_carries_tangents_through_the_batch():
         _, t = mt.func.jvp(vmap(lambda u: u.sin().sum() * u, in_dims=dims), (mt.Tensor(xs),),
                            (mt.Tensor(vs),))
         np.testing.assert_allclose(t.data, expect, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------- random programs
+# Steps that keep a tensor of rank >= 1 (shape may change); each a function of (v, w) where w
+# is a second operand of the example's last-axis length.
+_STEPS = [
+    lambda v, w: v * w + 1.0,
+    lambda v, w: (v - w).tanh(),
+    lambda v, w: mt.maximum(v, w.sum()),
+    lambda v, w: v.softmax(axis=-1),
+    lambda v, w: v.log_softmax(axis=0),
+    lambda v, w: v - v.mean(axis=-1, keepdims=True),
+    lambda v, w: v.sum(axis=0, keepdims=True) + v,
+    lambda v, w: v.max(axis=-1, keepdims=True) * v,
+    lambda v, w: v[..., ::-1] + v,
+    lambda v, w: v.unsqueeze(0).squeeze(0),
+    lambda v, w: mt.where(v > w, v, w * 2),
+    lambda v, w: (v @ mt.ones((v.shape[-1], v.shape[-1]))) / 3,
+    lambda v, w: mt.concatenate([v, w.reshape((1,) * (v.ndim - 1) + (-1,))
+                                 .expand(*v.shape)], axis=-1)[..., : v.shape[-1]],
+    lambda v, w: v.transpose().transpose(),
+    lambda v, w: mt.stack([v, v * w], axis=-1).sum(axis=-1),
+    lambda v, w: mt.logsumexp(v, axis=-1, keepdims=True) - v,
+]
+
+
+@given(st.lists(st.integers(0, len(_STEPS) - 1), min_size=1, max_size=4),
+       st.lists(st.integers(1, 3), min_size=1, max_size=3), st.integers(1, 3),
+       st.sampled_from([0, 1, -1]), st.booleans(), st.sampled_from(DTYPES),
+       st.integers(0, 2**32 - 1))
+def test_vmap_random_programs_match_the_loop(steps, shape, size, dim, shared, dtype, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(shape)
+    dim = dim % (len(shape) + 1)
+    x = np.moveaxis(rng.normal(size=(size,) + shape).astype(dtype), 0, dim)
+    w = rng.normal(size=(shape[-1],) if shared else (size, shape[-1])).astype(dtype)
+
+    def program(v, u):
+        for i in steps:
+            v = _STEPS[i](v, u)
+        return v
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every step is batched by a rule
+        assert_vmap_matches(program, [x, w], in_dims=(dim, None if shared else 0),
+                            dtype=dtype)
