@@ -16,10 +16,11 @@ from microtensor.ops.conv import (
     interpolate,
     max_pool1d,
     max_pool2d,
+    max_unpool2d,
 )
 
 __all__: list[str] = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d",
     "conv2d", "conv_transpose1d", "conv_transpose2d", "interpolate", "max_pool1d",
-    "max_pool2d",
+    "max_pool2d", "max_unpool2d",
 ]

@@ -14,7 +14,7 @@ from .module import Module
 
 __all__: list[str] = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "Flatten", "MaxPool1d",
-    "MaxPool2d", "Unflatten", "Upsample",
+    "MaxPool2d", "MaxUnpool2d", "Unflatten", "Upsample",
 ]
 
 
@@ -55,6 +55,23 @@ class MaxPool1d(MaxPool2d):
     """The maximum of each window of (N, C, L): PyTorch's nn.MaxPool1d."""
 
     _fn = staticmethod(F.max_pool1d)
+
+
+class MaxUnpool2d(_Pool):
+    """The inverse of MaxPool2d's selection: `forward(x, indices, output_size=None)` puts each
+    value back at its index in a zero plane (PyTorch's nn.MaxUnpool2d)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x: Tensor, indices: Any, output_size: Any = None) -> Tensor:
+        """max_unpool2d(x, indices)."""
+        return self._run(F.max_unpool2d, x, indices, self.kernel_size, self.stride,
+                         self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(_Pool):

@@ -96,6 +96,21 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum_as_torch(stride):
     np.testing.assert_array_equal(idx.data, ref.numpy())
 
 
+def test_max_unpool2d_puts_the_maxima_back_like_torch():
+    x = RNG.standard_normal((2, 3, 9, 8))
+    for pool_kw, unpool_kw in [({"kernel_size": 2}, {}), ({"kernel_size": 3, "stride": 2,
+                                                          "padding": 1}, {"output_size": (9, 8)})]:
+        yt, it = TF.max_pool2d(torch.tensor(x), return_indices=True, **pool_kw)
+        y, i = F.max_pool2d(mt.Tensor(x), return_indices=True, **pool_kw)
+        compare(lambda t, i=i, kw={**pool_kw, **unpool_kw}: F.max_unpool2d(t, i, **kw),
+                lambda t, i=it, kw={**pool_kw, **unpool_kw}: TF.max_unpool2d(t, i, **kw),
+                y.data)
+    with pytest.raises(ValueError, match="max_unpool2d: an index lies outside"):
+        F.max_unpool2d(y, i, 3, 2, 1, output_size=(4, 4))
+    yt, it = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    compare(nn.MaxUnpool2d(2), lambda t: torch.nn.MaxUnpool2d(2)(t, it), yt.numpy())
+
+
 def test_max_pool_nan_wins_like_torch():
     x = RNG.standard_normal((1, 1, 4, 6))
     x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan
@@ -228,6 +243,8 @@ def test_pooling_gradcheck_gradgradcheck_and_forward_mode_small():
         (lambda t: F.interpolate(t, size=(7, 4), mode="bilinear", align_corners=True), x),
         (lambda t: F.max_pool1d(t, 3, 2, 1), x1),
         (lambda t: F.avg_pool1d(t, 2), x1),
+        (lambda t: F.max_unpool2d(t, F.max_pool2d(x, 2, return_indices=True)[1], 2),
+         mt.Tensor(RNG.standard_normal((2, 2, 2, 3)), requires_grad=True)),
     ]
     for fn, inp in cases:
         assert mt.gradcheck(fn, [inp], check_forward_ad=True)

@@ -32,7 +32,7 @@ from .shape import _scatter_add
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d",
     "conv2d", "conv_transpose1d", "conv_transpose2d", "interpolate", "max_pool1d",
-    "max_pool2d",
+    "max_pool2d", "max_unpool2d",
 ]
 
 Pair = tuple[int, int]
@@ -360,6 +360,29 @@ class MaxPool(Function):
         return padded.reshape(-1)[self.flat]
 
 
+def _unpool_any(x: Any, flat: np.ndarray, shape: tuple[int, ...]) -> Any:
+    if isinstance(x, Tensor):
+        return MaxUnpool.apply(x, flat=flat, shape=shape)
+    out = np.zeros(math.prod(shape), dtype=x.dtype)
+    out[flat.reshape(-1)] = x.reshape(-1)
+    return out.reshape(shape)
+
+
+class MaxUnpool(Function):
+    """y = zeros(shape) with x written at the C-order flat indices `flat` (x's shape).
+    d/dx = grad read at flat (PyTorch's max_unpool gradient, also where an index repeats)"""
+
+    def forward(self, x: np.ndarray, flat: Any = None, shape: tuple[int, ...] = ()) -> Any:
+        self.flat, self.shape = flat, shape
+        return _unpool_any(x, flat, shape)
+
+    def backward(self, grad: Any) -> Any:
+        return grad.reshape(-1)[self.flat]
+
+    def jvp(self, tx: Any) -> Any:
+        return None if tx is None else _unpool_any(tx, self.flat, self.shape)
+
+
 # ----------------------------------------------------------------------- argument checks
 def _ints(value: Any, n: int, op: str, what: str) -> tuple[int, ...]:
     """An int or a sequence of `n` ints as an n-tuple of ints, else a clear error."""
@@ -581,6 +604,35 @@ def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         y, idx = out
         return y.reshape(y.shape[0], y.shape[1], -1), idx.reshape(y.shape[0], y.shape[1], -1)
     return out.reshape(out.shape[0], out.shape[1], -1)
+
+
+def max_unpool2d(input: Any, indices: Any, kernel_size: Any, stride: Any = None,  # noqa: A002
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """PyTorch's F.max_unpool2d: each value of input (N, C, H, W) put back at its position
+    `indices` (max_pool2d's return_indices) in a zero (N, C, Ho, Wo) plane, Ho = (H - 1)
+    stride - 2 padding + kernel unless output_size (its last two entries) says otherwise.
+    A position named twice takes one of the values (PyTorch writes, it does not add) and
+    both read its gradient back.   d/dinput = the gradient read back at the indices"""
+    x = _input(input, 4, "max_unpool2d")
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.shape != x.shape or idx.dtype.kind not in "iu":
+        raise ValueError(f"max_unpool2d: indices must be integers of the input's shape "
+                         f"{x.shape}, got {idx.dtype} of shape {idx.shape}")
+    kernel = _ints(kernel_size, 2, "max_unpool2d", "kernel_size")
+    stride = kernel if stride is None else _ints(stride, 2, "max_unpool2d", "stride")
+    padding = _ints(padding, 2, "max_unpool2d", "padding")
+    if output_size is None:
+        out = tuple((n - 1) * s - 2 * p + k
+                    for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
+    else:
+        out = _ints(tuple(output_size)[-2:], 2, "max_unpool2d", "output_size")
+    n, c = x.shape[:2]
+    plane = out[0] * out[1]
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise ValueError(f"max_unpool2d: an index lies outside the output plane {out} "
+                         f"(indices from {idx.min()} to {idx.max()})")
+    flat = idx.astype(np.intp) + np.arange(n * c).reshape(n, c, 1, 1) * plane
+    return MaxUnpool.apply(x, flat=flat, shape=(n, c, *out))
 
 
 def _counts(n_in: int, out: int, k: int, s: int, p: int, include_pad: bool) -> np.ndarray:
