@@ -679,3 +679,23 @@ def test_vmap_random_programs_match_the_loop(steps, shape, size, dim, shared, dt
         warnings.simplefilter("error")  # every step is batched by a rule
         assert_vmap_matches(program, [x, w], in_dims=(dim, None if shared else 0),
                             dtype=dtype)
+
+
+def test_vmap_of_a_module_gives_the_parameters_the_loop_gradients():
+    import nn
+
+    mt.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.LayerNorm(6), nn.Linear(6, 2),
+                          nn.Tanh())
+    x = _data((5, 3, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = vmap(model, in_dims=1, out_dims=1)(mt.Tensor(x))
+    (out * out).sum().backward()
+    got = [p.grad.data.copy() for p in model.parameters()]
+    model.zero_grad()
+    loop = mt.stack([model(mt.Tensor(x[:, i])) for i in range(3)], axis=1)
+    np.testing.assert_allclose(out.data, loop.data, rtol=1e-12)
+    (loop * loop).sum().backward()
+    for g, p in zip(got, model.parameters()):
+        np.testing.assert_allclose(g, p.grad.data, rtol=1e-10, atol=1e-13)
