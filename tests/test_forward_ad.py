@@ -376,3 +376,22 @@ def test_cumprod_tangent_is_differentiable_where_the_quotient_cancels() -> None:
     _, t = mt.func.jvp(mt.cumprod, (x,), (v,))
     (g,) = mt.grad(t[1], x)
     np.testing.assert_allclose(g.data, [0.7, 0.3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_linear_jvp_matches_torch(activation: str | None, bias: bool) -> None:
+    from microtensor.ops.fused import linear
+
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    tx, tw, tb = (rng.standard_normal(a.shape) for a in (x, w, b))
+    act = {None: lambda z: z, "relu": torch.relu, "sigmoid": torch.sigmoid,
+           "tanh": torch.tanh}[activation]
+    if bias:
+        ours = _ours(lambda *a: linear(*a, activation=activation), [x, w, b], [tx, tw, tb])
+        theirs = _torch_jvp(lambda x, w, b: act(x @ w + b), [x, w, b], [tx, tw, tb])
+    else:
+        ours = _ours(lambda *a: linear(*a, activation=activation), [x, w], [tx, tw])
+        theirs = _torch_jvp(lambda x, w: act(x @ w), [x, w], [tx, tw])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)

@@ -190,3 +190,20 @@ def test_constant_outputs_get_zero_derivatives():
 def test_vmap_is_reexported():
     assert func.vmap is mt.func.vmap
     assert callable(func.vmap)
+
+
+def test_hessian_of_several_arguments_matches_torch():
+    x = RNG.standard_normal((3, 2))
+
+    def loss(w1, w2):
+        return mlp(x, w1, w2).sum()
+
+    def loss_t(w1, w2):
+        return mlp_t(torch.tensor(x), w1, w2).sum()
+
+    got = func.hessian(loss, argnums=(0, 1))(W1, W2)
+    expected = tfunc.hessian(loss_t, argnums=(0, 1))(torch.tensor(W1), torch.tensor(W2))
+    for g_row, e_row in zip(got, expected):
+        for g, e in zip(g_row, e_row):
+            assert g.shape == tuple(e.shape)
+            np.testing.assert_allclose(g.data, e.numpy(), rtol=1e-10, atol=1e-13)
