@@ -18,6 +18,7 @@ import numpy as np
 
 import microtensor as mt
 from microtensor import Tensor
+from microtensor.ops.dropout import dropout as _dropout
 from microtensor.ops.normalization import embedding_lookup, normalize
 
 __all__ = [
@@ -173,9 +174,7 @@ def _channel_dropout(x: Tensor, p: float, training: bool, where: str, dims: int)
     keep = x.shape[: x.ndim - dims] + (1,) * dims
     if p == 1.0:
         return x * np.zeros(keep, dtype=x.dtype)
-    scale = (mt.default_generator().random(keep) >= p).astype(x.dtype)
-    scale *= 1.0 / (1.0 - p)
-    return x * scale
+    return _dropout(x, p, mask_shape=keep)  # the mask is drawn inside the op
 
 
 def dropout1d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
