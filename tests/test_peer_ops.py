@@ -2969,7 +2969,7 @@ def test_binary_crossentropy_reductions():
 
 
 def test_binary_crossentropy_logits_pos_weights():
-    pw = np.array([0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], np.float32)
+    pw = np.array([0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], _FLOAT)
     check([(32, 10), (32, 10)],
           lambda x, y: TF.binary_cross_entropy_with_logits(x, y.clip(0, 1),
                                                            pos_weight=torch.tensor(pw)),
@@ -3046,7 +3046,7 @@ def test_sparse_categorical_crossentropy_label_smoothing():
 
 def _nll(shape: Any, target_shape: Any, weight: bool = False, **kw: Any) -> None:
     t, m = _labels(target_shape)
-    w = np.random.default_rng(1).normal(0, 1, (10,)).astype(np.float32)
+    w = np.random.default_rng(1).normal(0, 1, (10,)).astype(_FLOAT)
     tw, mw = (torch.tensor(w), mt.Tensor(w)) if weight else (None, None)
     check([shape], lambda x: TF.nll_loss(TF.log_softmax(x, dim=1), t, tw, **kw),
           lambda x: F.nll_loss(F.log_softmax(x, dim=1), m, mw, **kw), atol=1e-5)
