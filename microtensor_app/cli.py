@@ -74,6 +74,19 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _separator(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    sep = named.get(text.lower(), text)
+    if len(sep) != 1 or sep in "\"\n\r" or sep.isalnum():
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ',', ';' or 'tab', got {text!r}")
+    return sep
+
+
+def _batch(text: str) -> int:
+    """--batch-size: a number of rows, or 'all' (given as 0)."""
+    return 0 if text.strip().lower() == "all" else int(_positive_int(text))
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with a --help on every subcommand."""
@@ -101,20 +114,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formula", help="model formula, e.g. 'Species ~ .' (default: last column "
                    "~ the others)")
     p.add_argument("--target", help="response column (default: the last column)")
-    p.add_argument("--hidden", type=_hidden, default=(5,), metavar="SIZES",
-                   help="hidden layer sizes, e.g. 5 or 5,3; 0 for none (default: 5)")
-    p.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
-    p.add_argument("--iterations", type=_positive_int, default=5000, metavar="N")
+    p.add_argument("--exclude", action="append", default=[], metavar="COL",
+                   help="leave column COL out (repeat it, or give COL1,COL2)")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto (the default) picks from the target column and says why")
+    p.add_argument("--sep", type=_separator, default=None, metavar="SEP",
+                   help="the CSV separator: ',', ';', 'tab' or '\\t' (default: detected)")
+    p.add_argument("--missing", choices=("error", "drop", "mean"), default="error",
+                   help="missing values: an error (default), drop the rows, or fill them in "
+                   "with the column's mean (the most common value for text)")
+    p.add_argument("--preset", choices=("default", "article"), default="default",
+                   help="default: settings that work on most tables (standardized inputs, "
+                   "Adam, minibatches, early stopping); article: the second article's "
+                   "network exactly (sigmoid, summed loss, plain gradient descent)")
+    p.add_argument("--hidden", type=_hidden, default=None, metavar="SIZES",
+                   help="hidden layer sizes, e.g. 5 or 5,3; 0 for none (default: 64; "
+                   "article: 5)")
+    p.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default=None,
+                   help="default: tanh; article: sigmoid")
+    p.add_argument("--iterations", type=_positive_int, default=None, metavar="N",
+                   help="at most N epochs (passes over the training rows; default: 1000, "
+                   "fewer when early stopping ends it; article: 5000)")
     p.add_argument("--lr", type=_positive_float, default=None, metavar="X",
-                   help="learning rate on the summed loss (default: 1e-2 for sgd, 1e-2 "
-                   "for adam)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+                   help="learning rate (default: 1e-3 with Adam on the mean loss; article: "
+                   "1e-2 with gradient descent on the summed loss)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
+                   help="default: adam; article: sgd")
+    p.add_argument("--loss", choices=("mean", "sum"), default=None, dest="loss_reduction",
+                   help="the loss over the rows: mean (default) or sum (article)")
+    p.add_argument("--batch-size", type=_batch, default=None, metavar="N",
+                   help="rows per gradient step: a number or 'all' (default: up to 200; "
+                   "article: all)")
+    p.add_argument("--no-scale", action="store_true",
+                   help="do not standardize inputs and regression targets (article: off)")
+    p.add_argument("--patience", type=_positive_int, default=20, metavar="N",
+                   help="early stopping: stop after N epochs without a better validation "
+                   "loss, keeping the best weights (default: 20)")
+    p.add_argument("--no-early-stopping", action="store_true",
+                   help="train all --iterations epochs")
     p.add_argument("--tolerance", type=_non_negative_float, default=0.0, metavar="X",
                    help="stop once the training loss is below X (default: 0, never)")
     p.add_argument("--seed", type=_seed, default=0, metavar="N",
-                   help="random seed for the weights and the split (default: 0)")
-    p.add_argument("--val-split", type=_fraction, default=0.0, metavar="F",
-                   help="fraction of rows held out for validation (default: 0)")
+                   help="random seed for the weights, the split and the minibatches "
+                   "(default: 0)")
+    p.add_argument("--val-split", type=_fraction, default=None, metavar="F",
+                   help="fraction of rows held out for validation and early stopping, "
+                   "stratified by class (default: 0.2 for tables of 50 rows or more, else "
+                   "0; article: 0)")
     p.add_argument("--out", default="microtensor-model", metavar="DIR",
                    help="output folder (default: ./microtensor-model)")
 

@@ -18,10 +18,12 @@ from .data import (
     check_size,
     check_start,
     check_table,
+    handle_missing,
     load_table,
     require,
     resolve_formula,
     split_rows,
+    tidy_columns,
 )
 from .files import (
     atomic_path,
@@ -49,13 +51,14 @@ def _progress(total: int, desc: str) -> Any:
     """A tqdm progress bar on stderr."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="it", mininterval=0.25, file=sys.stderr,
+    return tqdm(total=total, desc=desc, unit="epoch", mininterval=0.25, file=sys.stderr,
                 dynamic_ncols=True, leave=True)
 
 
-def train_network(net: Any, iterations: int, lr: float, tolerance: float, desc: str) -> Any:
-    """Train `net` with a progress bar showing the live loss (and, every 500 iterations, the
-    training accuracy)."""
+def train_network(net: Any, iterations: int, lr: float | None, tolerance: float, desc: str,
+                  validation: Any = None) -> Any:
+    """Train `net` with a progress bar showing the live loss (and, every 500 epochs, the
+    training accuracy); `validation` rows, when given, decide when to stop."""
     bar = _progress(iterations, desc)
     post: dict[str, str] = {}
 
@@ -72,7 +75,7 @@ def train_network(net: Any, iterations: int, lr: float, tolerance: float, desc: 
         # overflow warnings would only add noise before that one clear error
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             net.train(iterations, learn_rate=lr, tolerance=tolerance, trace=0,
-                      callback=report)
+                      callback=report, validation=validation)
     finally:
         bar.close()
     return net
@@ -83,23 +86,36 @@ _R2_UNDEFINED = ("undefined: R2 divides by the variance of the target, which is 
 
 
 def _metrics(net: Any, df: Any) -> dict[str, Any]:
-    """Loss per row and accuracy (or R2) of `net` on a DataFrame holding the response. A
-    metric that is undefined on these rows is None, with a `notes` entry saying why."""
+    """Loss per row and accuracy and confusion matrix (or R2 and RMSE, in the target's own
+    units) of `net` on a DataFrame holding the response. A metric that is undefined on these
+    rows is None, with a `notes` entry saying why."""
     from nn.estimator import label_ids
 
     if net.task_ == "classification":
         probs = net.predict_proba(df)
         ids = label_ids(df[net.response_], net.classes_, net.response_)
         p = np.clip(probs[np.arange(len(ids)), ids], 1e-300, 1)
-        metrics: dict[str, Any] = {"loss_per_row": float(-np.log(p).mean()),
-                                   "accuracy": float(np.mean(np.argmax(probs, axis=1) == ids))}
+        guess = np.argmax(probs, axis=1)
+        k = len(net.classes_)
+        confusion = np.zeros((k, k), dtype=int)
+        np.add.at(confusion, (ids, guess), 1)
+        metrics: dict[str, Any] = {
+            "loss_per_row": float(-np.log(p).mean()),
+            "accuracy": float(np.mean(guess == ids)),
+            "majority_rate": float(np.bincount(ids, minlength=k).max() / len(ids)),
+            "confusion_matrix": confusion.tolist()}
     else:
         pred = net.predict(df)
         y = df[net.response_].to_numpy(dtype=float)
-        metrics = {"loss_per_row": float(np.mean((pred - y) ** 2)), "r2": float(net.score(df))}
+        with np.errstate(all="ignore"):
+            # in units of the largest error, so that targets past 1e154 give a finite RMSE
+            big = float(np.max(np.abs(pred - y))) or 1.0
+            rmse = big * float(np.sqrt(np.mean(((pred - y) / big) ** 2)))
+            metrics = {"loss_per_row": float(np.square(rmse)), "rmse": rmse,
+                       "r2": float(net.score(df))}
     notes = {}
     for name, value in metrics.items():
-        if not np.isfinite(value):
+        if isinstance(value, float) and not np.isfinite(value):
             metrics[name] = None
             notes[name] = (_R2_UNDEFINED if name == "r2" else
                            f"undefined: the value is {value} (the predictions overflow)")
@@ -108,15 +124,33 @@ def _metrics(net: Any, df: Any) -> dict[str, Any]:
     return metrics
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The NeuralNetwork parameters the flags ask for (None: the preset's)."""
+    settings: dict[str, Any] = {
+        "preset": args.preset, "hidden": args.hidden, "activation": args.activation,
+        "optimizer": args.optimizer, "loss_reduction": args.loss_reduction,
+        "patience": args.patience}
+    if args.batch_size is not None:
+        settings["batch_size"] = args.batch_size or None
+    if args.no_scale:
+        settings["scale"] = False
+    if args.no_early_stopping:
+        settings["early_stopping"] = False
+    if args.preset == "article":
+        # the CLI's article run as before: the article's init scaled to the layer sizes
+        settings["init"] = "xavier"
+    return settings
+
+
 def _network(formula: str, df: Any, label: str, args: argparse.Namespace,
-             hidden: tuple[int, ...], task: str = "auto") -> Any:
+             task: str = "auto", **overrides: Any) -> Any:
     """A NeuralNetwork set up on `df`; a problem with the data or formula is a UsageError."""
     import nn
 
+    settings = {**_settings(args), **overrides}
     try:
-        return nn.NeuralNetwork(formula, data=df, hidden=hidden, activation=args.activation,
-                                optimizer=args.optimizer, task=task, random_state=args.seed,
-                                init="xavier")
+        return nn.NeuralNetwork(formula, data=df, task=task, random_state=args.seed,
+                                **settings)
     except (ValueError, TypeError) as e:
         raise UsageError(f"{label}: {e}") from None
 
@@ -135,6 +169,46 @@ def _check_validation(net: Any, val_df: Any, label: str) -> None:
 _TRAIN_OUTPUTS = ("model.safetensors", "loss.png", "boundary.png", "report.json")
 
 
+def _prepare(args: argparse.Namespace) -> tuple[Any, str, str, list[str]]:
+    """The table as the network will see it: read (separator detected or --sep), --exclude
+    applied, columns tidied (for `target ~ .`), missing values handled, checked. Returns the
+    table, its label, the formula and notes for the user."""
+    df, label = load_table(args.data, args.sep)
+    excluded = [c.strip() for item in args.exclude for c in item.split(",") if c.strip()]
+    unknown = [c for c in excluded if c not in map(str, df.columns)]
+    if unknown:
+        raise UsageError(f"--exclude {unknown[0]}: {label} has no such column (columns: "
+                         f"{', '.join(map(str, df.columns))})")
+    df = df.drop(columns=[c for c in df.columns if str(c) in excluded])
+    formula = resolve_formula(df, args.formula, args.target, label)
+    target = args.target if args.target is not None else str(df.columns[-1])
+    notes: list[str] = []
+    if not args.formula:
+        if len(df.columns) < 2:
+            raise UsageError(f"{label}: no predictor columns are left besides the target "
+                             f"{target!r}")
+        df, notes = tidy_columns(df, target, label)
+        if len(df.columns) < 2:
+            raise UsageError(f"{label}: every predictor column was left out (see the notes "
+                             "above); name the ones to use in --formula")
+    else:
+        target = formula.split("~")[0].strip().strip("`")
+    df, missing_notes = handle_missing(df, args.missing, target, label)
+    return check_table(df, label), label, formula, notes + missing_notes
+
+
+def _task_line(probe: Any, args: argparse.Namespace) -> str:
+    """One line: the task and why."""
+    from nn._response import task_reason
+
+    if args.task != "auto":
+        return f"task: {args.task} (--task {args.task})"
+    _, why = task_reason(probe.y_)
+    other = "regression" if probe.task_ == "classification" else "classification"
+    return (f"task: {probe.task_}, because the target {probe.response_!r} {why} "
+            f"(--task {other} to change it)")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """`microtensor train`: fit, report, save model + pictures.
 
@@ -143,85 +217,198 @@ def cmd_train(args: argparse.Namespace) -> int:
     old contents of --out only once all of them are complete.
     """
     require("train", "pandas", "matplotlib", "tqdm")
-    import pandas as pd
+    import time
 
     from nn.estimator_io import save_network
 
-    from . import plots
-
     out = Path(args.out)
     check_output_folder(out, "--out")
-    df, label = load_table(args.data)
-    df = check_table(df, label)
-    formula = resolve_formula(df, args.formula, args.target, label)
-    probe = _network(formula, df, label, args, hidden=())  # task, classes, inputs: all rows
-    check_size(probe, args.hidden)
-    train_df, val_df, single = split_rows(df, probe, args.val_split, args.seed, label)
-    net = _network(formula, train_df, label, args, hidden=args.hidden, task=probe.task_)
+    df, label, formula, notes = _prepare(args)
+    probe = _network(formula, df, label, args, task=args.task, hidden=())
+    check_size(probe, args.hidden if args.hidden is not None else probe._hidden_sizes())
+    fraction = args.val_split
+    if fraction is None:
+        fraction = 0.2 if (args.preset == "default" and not args.no_early_stopping
+                           and len(df) >= 50) else 0.0
+    train_df, val_df, single = split_rows(df, probe, fraction, args.seed, label)
+    net = _network(formula, train_df, label, args, task=probe.task_)
     if val_df is not None:
         _check_validation(net, val_df, label)
     check_start(net, train_df, label)
-    if single:
-        print(f"microtensor: warning: {label}: class(es) {', '.join(map(repr, single))} of "
-              f"{net.response_!r} have a single row; kept for training, not validated",
-              file=sys.stderr)
-    lr = args.lr if args.lr is not None else 1e-2
+    iterations = args.iterations or (5000 if args.preset == "article" else None)
+    iterations = iterations or net.settings_["iterations"]
     with staged_folder(out, "--out", owned=_TRAIN_OUTPUTS, last="report.json") as stage:
+        # the output folder is known to be writable now: anything printed before this
+        # would have come ahead of that error's one line
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(_task_line(probe, args), file=sys.stderr)
+        _warn_single_rows(probe, df, single, fraction, label)
         print(f"training {net!r} on {label}: {formula}  ({len(train_df)} rows"
-              + (f", {len(val_df)} held out" if val_df is not None else "") + ")",
-              file=sys.stderr)
+              + (f", {len(val_df)} held out for validation" if val_df is not None else "")
+              + ")", file=sys.stderr)
+        started = time.perf_counter()
         try:
-            train_network(net, args.iterations, lr, args.tolerance, "train")
+            train_network(net, iterations, args.lr, args.tolerance, "train",
+                          validation=val_df)
         except FloatingPointError as e:
             raise UsageError(str(e)) from None
-        report: dict[str, Any] = {"data": label, "formula": formula, "rows": len(train_df),
-                                  "iterations": len(net.loss_history_),
-                                  "train": _metrics(net, train_df)}
-        if val_df is not None:
-            report["validation_rows"] = len(val_df)
-            report["validation"] = _metrics(net, val_df)
+        seconds = time.perf_counter() - started
+        report = _report(net, label, formula, train_df, val_df, notes, args, seconds)
         try:
             save_network(net, stage / "model.safetensors", extra={"trained_on": label})
         except (ValueError, TypeError) as e:
             raise UsageError(f"cannot save the model: {e}") from None
-        written = [stage / "model.safetensors"]
-        written.append(plots.loss_curves(stage / "loss.png",
-                                         {"training loss": net.loss_history_},
-                                         f"{label}: {formula}", ylabel="summed loss",
-                                         logy=min(net.loss_history_) > 0))
-        variables = list(net.design_.variables)
-        if net.task_ == "classification" and len(variables) == 2 and all(
-            pd.api.types.is_numeric_dtype(df[v]) for v in variables
-        ):
-            def predict(grid: np.ndarray) -> Any:
-                return net.predict(pd.DataFrame(grid, columns=variables))
-
-            written.append(plots.decision_boundaries(
-                stage / "boundary.png", df[variables].to_numpy(dtype=float), df[net.response_],
-                [(f"hidden {args.hidden or 'none'}", predict)], axis_names=tuple(variables)))
+        written = [stage / "model.safetensors", _loss_plot(net, stage, label, formula,
+                                                          len(train_df))]
+        boundary = _boundary_plot(net, df, stage, args)
+        if boundary is not None:
+            written.append(boundary)
         written.append(write_text(stage / "report.json", report_json(report)))
     _print_report(report)
     print("wrote:", *[f"  {out / Path(p).name}" for p in written], sep="\n")
     return 0
 
 
+def _warn_single_rows(probe: Any, df: Any, single: list[Any], fraction: float,
+                      label: str) -> None:
+    """A warning naming the classes that have a single row (nothing to learn them from
+    but that row; never in validation)."""
+    if probe.task_ != "classification":
+        return
+    counts = df[probe.response_].value_counts()
+    lonely = single or [c for c in probe.classes_.tolist() if counts.get(c, 0) == 1]
+    if lonely:
+        print(f"microtensor: warning: {label}: class(es) {', '.join(map(repr, lonely))} of "
+              f"{probe.response_!r} have a single row"
+              + ("; kept for training, not validated" if fraction else ""), file=sys.stderr)
+
+
+def _report(net: Any, label: str, formula: str, train_df: Any, val_df: Any,
+            notes: list[str], args: argparse.Namespace, seconds: float) -> dict[str, Any]:
+    """Everything the run did, for report.json and the summary."""
+    settings = dict(net.settings_)
+    settings["learn_rate"] = args.lr or settings["learn_rate"]
+    settings["patience"] = net.patience
+    report: dict[str, Any] = {
+        "data": label, "formula": formula, "task": net.task_, "rows": len(train_df),
+        "iterations": len(net.loss_history_), "best_iteration": net.best_iteration_,
+        "seconds": round(seconds, 3), "settings": _plain(settings), "notes": notes,
+        "train": _metrics(net, train_df)}
+    if val_df is not None:
+        report["validation_rows"] = len(val_df)
+        report["validation"] = _metrics(net, val_df)
+    if net.x_mean_ is not None:
+        report["input_scaling"] = {name: {"mean": float(m), "scale": float(s)} for name, m, s
+                                   in zip(net.design_.columns, net.x_mean_, net.x_scale_)}
+    if net.task_ == "regression" and net.y_scale_ != 1.0:
+        report["target_scaling"] = {"mean": net.y_mean_, "scale": net.y_scale_}
+    if net.classes_ is not None:
+        report["classes"] = _plain(list(net.classes_))
+    return report
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: NumPy scalars and tuples become Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _loss_plot(net: Any, stage: Path, label: str, formula: str, rows: int) -> Path:
+    """Training loss per row, and validation loss beside it when there was one."""
+    from . import plots
+
+    train_loss = np.asarray(net.loss_history_, dtype=float)
+    if net.settings_["loss_reduction"] == "sum":
+        train_loss = train_loss / max(rows, 1)
+    curves = {"training loss": train_loss}
+    if net.validation_loss_history_:
+        curves["validation loss"] = np.asarray(net.validation_loss_history_, dtype=float)
+    return plots.loss_curves(stage / "loss.png", curves, f"{label}: {formula}",
+                             ylabel="loss per row", xlabel="epoch", logy=None,
+                             best=net.best_iteration_ if net.validation_loss_history_ else None)
+
+
+def _boundary_plot(net: Any, df: Any, stage: Path, args: argparse.Namespace) -> Path | None:
+    """The decision regions over the two inputs of a two-input classifier (else None)."""
+    import pandas as pd
+
+    from . import plots
+
+    variables = list(net.design_.variables)
+    if net.task_ != "classification" or len(variables) != 2 or not all(
+            pd.api.types.is_numeric_dtype(df[v]) for v in variables):
+        return None
+
+    def predict(grid: np.ndarray) -> Any:
+        with np.errstate(all="ignore"):
+            return net.predict(pd.DataFrame(grid, columns=variables))
+
+    hidden = net._hidden_sizes()
+    return plots.decision_regions(
+        stage / "boundary.png", df[variables].to_numpy(dtype=float), df[net.response_],
+        predict, classes=list(net.classes_), axis_names=(variables[0], variables[1]),
+        title=f"hidden {','.join(map(str, hidden)) or 'none'}")
+
+
 def report_json(report: dict[str, Any]) -> str:
-    """The report as strict JSON (no NaN or Infinity: a metric that is undefined is null,
-    and the metric's `notes` say why)."""
-    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    """The report as strict JSON: a number that is not finite (NaN, infinity) becomes null,
+    wherever it is, so that every JSON reader accepts the file."""
+    return json.dumps(_finite(report), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    print(f"{'':12}{'loss/row':>12}{'accuracy' if 'accuracy' in report['train'] else 'R2':>12}")
+    """The end-of-run summary on stdout: metrics, confusion matrix, time, settings, and what
+    to try when the model looks like it learned nothing."""
+    classification = "accuracy" in report["train"]
+    columns = ("loss/row", "accuracy") if classification else ("loss/row", "R2", "RMSE")
+    print(f"{'':12}" + "".join(f"{c:>12}" for c in columns))
     for part in ("train", "validation"):
         if part in report:
             m = report[part]
-            loss, score = m["loss_per_row"], m.get("accuracy", m.get("r2"))
-            loss_text = "n/a" if loss is None else f"{loss:.5f}"
-            score_text = "n/a" if score is None else f"{score:.4f}"
-            print(f"{part:<12}{loss_text:>12}{score_text:>12}")
+            values = ([m["loss_per_row"], m["accuracy"]] if classification
+                      else [m["loss_per_row"], m["r2"], m["rmse"]])
+            print(f"{part:<12}" + "".join(f"{'n/a' if v is None else f'{v:.4f}':>12}"
+                                          for v in values))
             for name, why in m.get("notes", {}).items():
                 print(f"{'':12}{name}: {why}")
+    part = "validation" if "validation" in report else "train"
+    m = report[part]
+    if classification and "confusion_matrix" in m:
+        names = [str(c) for c in report.get("classes", [])]
+        width = max([8, *(len(n) + 1 for n in names)])
+        print(f"confusion matrix ({part} rows; rows: actual, columns: predicted)")
+        print(" " * width + "".join(f"{n:>{width}}" for n in names))
+        for name, row in zip(names, m["confusion_matrix"]):
+            print(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    s = report["settings"]
+    stopped = (f", best epoch {report['best_iteration']}" if report.get("best_iteration")
+               and "validation" in report else "")
+    print(f"time {report['seconds']:.1f} s, {report['iterations']} epochs{stopped}; "
+          f"preset {s['preset']}: hidden {s['hidden']}, {s['activation']}, {s['optimizer']} "
+          f"lr {s['learn_rate']:g}, {s['loss_reduction']} loss, batch "
+          f"{s['batch_size'] or 'all'}, inputs {'standardized' if s['scale'] else 'as given'}")
+    if classification and m["accuracy"] is not None and len(report.get("classes", [])) > 1 \
+            and m["accuracy"] <= m["majority_rate"] + 1e-12:
+        print(f"hint: the {part} accuracy {m['accuracy']:.3f} is the share of the most common "
+              f"class ({m['majority_rate']:.3f}): the model predicts that class and has "
+              "learned nothing else. Try more --iterations, a larger --lr, more --hidden "
+              "units, or check that the inputs say something about the target.")
 
 
 # ------------------------------------------------------------------------------ predict / graph

@@ -52,8 +52,40 @@ def missing_dependency(error: BaseException, command: str) -> str | None:
     return None
 
 
-def load_table(source: str) -> tuple[Any, str]:
-    """Return (DataFrame, label) for a built-in data set name or a CSV path."""
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def detect_separator(path: Path) -> str:
+    """The separator of a CSV file: of comma, semicolon and tab, the one that splits the
+    first lines (quoted text aside) into the same number of fields, more than one, taking the
+    most fields; a comma when none does."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            lines = [line for line in (f.readline() for _ in range(30)) if line.strip()]
+    except OSError:
+        return ","
+    best, best_fields = ",", 1
+    for sep in (",", ";", "\t"):
+        counts = {_fields(line, sep) for line in lines}
+        if len(counts) == 1 and (fields := counts.pop()) > best_fields:
+            best, best_fields = sep, fields
+    return best
+
+
+def _fields(line: str, sep: str) -> int:
+    """How many fields `sep` splits one CSV line into, separators inside quotes ignored."""
+    count, quoted = 1, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            count += 1
+    return count
+
+
+def load_table(source: str, sep: str | None = None) -> tuple[Any, str]:
+    """Return (DataFrame, label) for a built-in data set name or a CSV path; `sep` is the
+    separator (default: detected, see `detect_separator`)."""
     import pandas as pd
 
     import nn
@@ -74,11 +106,13 @@ def load_table(source: str) -> tuple[Any, str]:
         )
     if path.is_dir():
         raise UsageError(f"{source}: is a folder, not a CSV file")
+    if sep is None:
+        sep = detect_separator(path)
     try:
         with warnings.catch_warnings():  # pandas' parser warnings would add lines to stderr
             warnings.simplefilter("ignore")
-            df = pd.read_csv(path)
-            header = pd.read_csv(path, header=None, nrows=1, dtype=str,
+            df = pd.read_csv(path, sep=sep, skipinitialspace=True)
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
                                  keep_default_na=False).iloc[0].tolist()
     except pd.errors.EmptyDataError:
         raise UsageError(f"{source}: the file is empty") from None
@@ -97,7 +131,7 @@ def load_table(source: str) -> tuple[Any, str]:
     if df.shape[1] < 2:
         raise UsageError(
             f"{source}: has {df.shape[1]} column; need at least one predictor and a target "
-            "(is the separator a comma?)"
+            f"(the separator read was the {SEPARATORS.get(sep, repr(sep))}; give --sep)"
         )
     repeated = sorted({str(c) for c in header if header.count(c) > 1})
     if repeated:
@@ -105,9 +139,153 @@ def load_table(source: str) -> tuple[Any, str]:
             f"{source}: the header names column(s) {', '.join(map(repr, repeated))} more than once"
         )
     unnamed = [c for c in df.columns if str(c).startswith("Unnamed:")]
+    if unnamed == [df.columns[0]] and _is_row_number(df[unnamed[0]]):
+        # the index pandas writes with to_csv: row numbers, not data
+        df = df.drop(columns=unnamed)
+        unnamed = []
     if unnamed:
         raise UsageError(f"{source}: a column has no name in the header (column {unnamed[0]})")
     return df, path.name
+
+
+def _is_row_number(series: Any) -> bool:
+    """A column counting the rows: 0, 1, 2, ... or 1, 2, 3, ..."""
+    values = series.to_numpy()
+    if series.dtype.kind not in "iu" or len(values) == 0:
+        return False
+    return bool(values[0] in (0, 1) and np.all(np.diff(values) == 1))
+
+
+# numbers with thousands separators: (grouping mark, decimal mark, pattern); a plain number
+# like 999 matches too, but a column counts only when some value is grouped
+_GROUPED = [
+    (",", ".", r"^[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)?$"),
+    (".", ",", r"^[+-]?\d{1,3}(?:\.\d{3})*(?:,\d+)?$"),
+    (" ", ".", r"^[+-]?\d{1,3}(?: \d{3})*(?:[.,]\d+)?$"),
+]
+_DECIMAL_COMMA = r"^[+-]?\d*,\d+$"
+_DATE = r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$"
+_MAX_LEVELS = 50  # a text column with more distinct values is left out, not one-hot encoded
+
+
+def tidy_columns(df: Any, target: str, label: str) -> tuple[Any, list[str]]:
+    """Make a table's columns what a person means by them, for `target ~ .`; returns the
+    table and one note per change. Numbers written with a decimal comma ("1,5") or with
+    thousands separators ("1,234", "1.234.567", "12 500") are read as numbers; a text column
+    that is unique per row (an identifier), that holds dates, or that has more than 50
+    distinct values is left out rather than one-hot encoded into hundreds of inputs; a text
+    column kept is one-hot encoded. The target is only converted, never left out."""
+    import pandas as pd
+
+    df = df.copy()
+    notes: list[str] = []
+    for col in list(df.columns):
+        series = df[col]
+        if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+            continue
+        text = series.dropna().astype(str).str.strip()
+        if len(text) == 0:
+            continue
+        grouped = _grouped_numbers(text)
+        if grouped is not None:
+            df[col] = grouped
+            notes.append(f"column {col!r}: numbers written with thousands separators (e.g. "
+                         f"{text[text.str.len().idxmax()]!r}), read as numbers")
+            continue
+        if text.str.match(_DECIMAL_COMMA).all():
+            df[col] = pd.to_numeric(series.astype(str).str.strip().str.replace(",", "."),
+                                    errors="coerce")
+            notes.append(f"column {col!r}: numbers with a decimal comma, read as numbers")
+            continue
+        if str(col) == target or pd.to_numeric(text, errors="coerce").notna().any():
+            continue  # the target, or a numeric column with a typo (check_table names it)
+        distinct = text.nunique()
+        if _dates(text):
+            df = df.drop(columns=[col])
+            notes.append(f"column {col!r}: dates, left out (turn them into numbers, e.g. "
+                         "days since a start, to use them)")
+        elif distinct == len(series) and len(series) > 2:
+            df = df.drop(columns=[col])
+            notes.append(f"column {col!r}: a different value in every row (an identifier), "
+                         "left out (name it in --formula to use it)")
+        elif distinct > _MAX_LEVELS:
+            df = df.drop(columns=[col])
+            notes.append(f"column {col!r}: text with {distinct} distinct values, too many to "
+                         "one-hot encode; left out (use --formula to include it)")
+        else:
+            notes.append(f"column {col!r}: text, one-hot encoded ({distinct} values, "
+                         f"{distinct - 1} inputs)")
+    return df, notes
+
+
+def _grouped_numbers(text: Any) -> Any:
+    """`text` (a column's values, stripped) as floats when every value is a number written
+    in one thousands-separator style and some value uses the separator; else None. ("1,234"
+    in every row reads as a thousand and more, not a decimal comma: decimals rarely all have
+    exactly three digits.)"""
+    import pandas as pd
+
+    for group, decimal, pattern in _GROUPED:
+        if text.str.match(pattern).all() and text.str.contains(group, regex=False).any():
+            plain = text.str.replace(group, "", regex=False).str.replace(decimal, ".",
+                                                                         regex=False)
+            return pd.to_numeric(plain, errors="coerce").reindex(text.index)
+    return None
+
+
+def _dates(text: Any) -> bool:
+    """Whether every value looks like a date (2024-01-31, 31/01/2024, 2024-01-31 10:00)."""
+    import pandas as pd
+
+    if not text.str.match(_DATE).all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def handle_missing(df: Any, how: str, target: str, label: str) -> tuple[Any, list[str]]:
+    """Missing values: an error naming the first column that has them and how many
+    (`how` "error"), the rows that have them dropped ("drop"), or filled with the column's
+    mean, or for text its most common value ("mean"); rows with a missing target are
+    dropped either way but "error". Returns the table and notes."""
+    counts = df.isna().sum()
+    if not counts.any():
+        return df, []
+    if how == "error":
+        col = next(c for c in df.columns if counts[c])
+        others = int((counts > 0).sum()) - 1
+        raise UsageError(
+            f"{label}: column {col!r} has {int(counts[col])} missing value(s) (of {len(df)} "
+            f"rows; first in data row {int(df[col].isna().to_numpy().argmax()) + 1})"
+            + (f", and {others} other column(s) have some too" if others else "")
+            + "; use --missing drop (leave those rows out) or --missing mean (fill them in)"
+        )
+    notes: list[str] = []
+    if counts.get(target, 0):
+        notes.append(f"{int(counts[target])} row(s) without a target value ({target!r}) left "
+                     "out")
+        df = df[df[target].notna()]
+    if how == "drop":
+        before = len(df)
+        df = df.dropna()
+        notes.append(f"--missing drop: {before - len(df)} row(s) with missing values left out")
+    else:
+        df = df.copy()
+        for col in df.columns:
+            n = int(df[col].isna().sum())
+            if not n:
+                continue
+            numeric = df[col].dtype.kind in "biuf"
+            fill = df[col].mean() if numeric else df[col].mode(dropna=True).iloc[0]
+            df[col] = df[col].fillna(fill)
+            notes.append(f"--missing mean: column {col!r}: {n} missing value(s) filled with "
+                         f"{'its mean' if numeric else 'its most common value'} {fill!r}")
+    if len(df) == 0:
+        raise UsageError(f"{label}: no rows are left once those with missing values are left "
+                         "out; try --missing mean")
+    return df.reset_index(drop=True), notes
 
 
 def check_table(df: Any, label: str) -> Any:

@@ -126,3 +126,64 @@ def make_schedule(
     if schedule == "exponential":
         return ExponentialLR(opt, gamma=gamma)
     return CosineAnnealingLR(opt, T_max=max(iterations, 1))
+
+
+# The two sets of defaults. "article": the second article's network exactly (one sigmoid
+# layer of 5, 0.01 * randn weights, plain gradient descent on the summed loss, raw inputs,
+# every row every step). "default": settings that train on a user's own table the first time:
+# standardized inputs and regression targets, Adam on the mean loss (so one learning rate
+# suits 10 rows and 100,000), Glorot-scaled tanh units, minibatches, early stopping on a held-out
+# validation loss.
+PRESETS: dict[str, dict[str, Any]] = {
+    "article": {"hidden": 5, "activation": "sigmoid", "init": "small", "optimizer": "sgd",
+                "learn_rate": 1e-2, "iterations": 10_000, "tolerance": 0.01, "scale": False,
+                "loss_reduction": "sum", "early_stopping": False, "batch_size": None},
+    "default": {"hidden": (64,), "activation": "tanh", "init": "xavier", "optimizer": "adam",
+                "learn_rate": 1e-3, "iterations": 1000, "tolerance": 0.0, "scale": True,
+                "loss_reduction": "mean", "early_stopping": True, "batch_size": "auto"},
+}
+AUTO_BATCH = 200  # "auto" minibatches: min(200, rows), scikit-learn's choice
+MIN_VALIDATION_ROWS = 50  # fewer rows than this: early stopping watches the training loss
+
+
+def mean_and_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (ddof 0) of `values`, computed on the columns
+    divided by their largest magnitude, so that numbers past 1e154 do not overflow when
+    squared."""
+    big = np.max(np.abs(values), axis=0)
+    big = np.where(big > 0, big, 1.0)
+    unit = values / big
+    return unit.mean(axis=0) * big, unit.std(axis=0) * big
+
+
+def standardize_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column (mean, scale) that make `matrix`'s columns mean 0 and sd 1. Indicator
+    columns (only 0 and 1, e.g. one-hot text) stay as they are (mean 0, scale 1), and so does
+    a column with no spread (scale 1), so that new data never divide by zero."""
+    if not len(matrix):
+        return np.zeros(matrix.shape[1]), np.ones(matrix.shape[1])
+    mean, scale = mean_and_sd(matrix)
+    indicator = np.all((matrix == 0) | (matrix == 1), axis=0)
+    flat = ~(scale > 1e-12 * np.maximum(np.abs(mean), 1.0))
+    mean = np.where(indicator, 0.0, mean)
+    scale = np.where(indicator | flat, 1.0, scale)
+    return mean.astype(np.float64), scale.astype(np.float64)
+
+
+def stratified_rows(labels: np.ndarray | None, n: int, fraction: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """A boolean mask of the rows to hold out: round(n_class * fraction) rows of each class
+    (at least one, never all of a class; a class of one row stays in training), or, without
+    labels, round(n * fraction) rows at random."""
+    held = np.zeros(n, dtype=bool)
+    if labels is None:
+        k = min(max(int(round(n * fraction)), 1), n - 1)
+        held[rng.permutation(n)[:k]] = True
+        return held
+    for cls in np.unique(labels):
+        rows = np.flatnonzero(labels == cls)
+        if len(rows) < 2:
+            continue
+        k = min(max(int(round(len(rows) * fraction)), 1), len(rows) - 1)
+        held[rng.permutation(rows)[:k]] = True
+    return held

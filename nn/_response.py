@@ -11,15 +11,37 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+MAX_INTEGER_CLASSES = 20  # whole-number targets with more distinct values are quantities
+
+
 def resolve_task(task: str, response: pd.Series) -> str:
-    """'classification' or 'regression': as asked, or (task="auto") from the response: floats
-    make a regression, unless they are all 0 and 1 (an indicator, like the articles' y);
-    categories, text, booleans and integers make a classifier."""
-    if task != "auto":
-        return task
-    if response.dtype.kind not in "fc":
-        return "classification"
-    return "classification" if set(np.unique(response.to_numpy())) == {0.0, 1.0} else "regression"
+    """'classification' or 'regression': as asked, or (task="auto") from the response (see
+    `task_reason`)."""
+    return task if task != "auto" else task_reason(response)[0]
+
+
+def task_reason(response: pd.Series) -> tuple[str, str]:
+    """The task "auto" picks for `response`, and why, in words: floats make a regression,
+    unless they are all 0 and 1 (an indicator, like the articles' y); whole numbers make a
+    classifier when there are at most 20 distinct values (codes, counts of stars), else a
+    regression (a quantity); categories, text and booleans make a classifier."""
+    kind = response.dtype.kind
+    distinct = int(response.nunique())
+    if kind == "f":
+        if set(np.unique(response.to_numpy())) == {0.0, 1.0}:
+            return "classification", "holds only 0 and 1"
+        return "regression", f"holds fractional numbers ({distinct} distinct values)"
+    if kind == "c":
+        return "regression", "holds complex numbers"
+    if kind in "iu":
+        if distinct > MAX_INTEGER_CLASSES:
+            return "regression", (f"holds whole numbers with {distinct} distinct values "
+                                  f"(more than {MAX_INTEGER_CLASSES})")
+        return "classification", (f"holds whole numbers with {distinct} distinct values "
+                                  f"(at most {MAX_INTEGER_CLASSES})")
+    if kind == "b":
+        return "classification", "holds true/false values"
+    return "classification", f"holds labels ({distinct} distinct values)"
 
 
 def classes_of(response: pd.Series, name: str) -> np.ndarray:

@@ -23,7 +23,9 @@ from .io import load as _load
 from .io import save as _save
 
 FORMAT = "microtensor.NeuralNetwork"
-VERSION = "2"  # 1: the design was a formulaic spec rebuilt from the formula (no longer read)
+VERSION = "3"  # 3 adds the scaling; 2 (read as the article's unscaled network) lacks it;
+# 1: the design was a formulaic spec rebuilt from the formula (no longer read)
+_READS = ("2", "3")
 _TASKS = ("classification", "regression")
 
 
@@ -42,12 +44,16 @@ def save_network(net: Any, path: str | os.PathLike[str],
     """Write `net` (a set-up NeuralNetwork) to `path` atomically, weights and metadata."""
     net._require_setup("save")
     design = net.design_
-    params = {k: _plain(v) for k, v in net.get_params().items() if not callable(v)}
+    # the settings in force, not the Nones that meant "the preset's": a loaded network must
+    # not depend on what the presets are in another version
+    params = {k: _plain(v) for k, v in {**net.get_params(), **net.settings_}.items()
+              if not callable(v)}
+    params["preset"] = net.preset_
     linears = [m for m in net.model_ if hasattr(m, "weight")]
     architecture = {
         "layers": [[int(m.weight.shape[0]), int(m.weight.shape[1]), m.bias is not None]
                    for m in linears],
-        "activation": net.activation,
+        "activation": net.settings_["activation"],
         "hidden": [int(h) for h in net._hidden_sizes()],
     }
     classes = None if net.classes_ is None else [_plain(c) for c in net.classes_]
@@ -58,6 +64,12 @@ def save_network(net: Any, path: str | os.PathLike[str],
         "classes": classes,
         "design": design.to_dict(),
         "architecture": architecture,
+        "scaling": {
+            "x_mean": None if net.x_mean_ is None else [float(v) for v in net.x_mean_],
+            "x_scale": None if net.x_scale_ is None else [float(v) for v in net.x_scale_],
+            "y_mean": float(net.y_mean_),
+            "y_scale": float(net.y_scale_),
+        },
     }
     metadata = {
         "format": FORMAT,
@@ -97,10 +109,10 @@ def load_network(path: str | os.PathLike[str]) -> Any:
             f"{where} is a safetensors file but not a microtensor model "
             "(no NeuralNetwork metadata)"
         )
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in _READS:
         raise ValueError(
             f"{where}: unsupported model version {meta.get('version')!r} (this microtensor "
-            f"reads version {VERSION}; retrain the model to save it again)"
+            f"reads versions {', '.join(_READS)}; retrain the model to save it again)"
         )
     try:
         return _network_from(meta, arrays)
@@ -125,6 +137,39 @@ def _check_formula(design: Any, response: str) -> None:
                          "response, factors or intercept differ)")
 
 
+def _numbers(value: Any, key: str, count: int, positive: bool) -> np.ndarray:
+    """A stored list of `count` finite numbers (positive ones for a scale)."""
+    if not (isinstance(value, list) and len(value) == count and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and (v > 0 or not positive) for v in value)):
+        what = "positive" if positive else "finite"
+        raise _MetaError(f"key {key!r} must list {count} {what} numbers (one per design "
+                         f"column), got {value!r:.80}")
+    return np.array(value, dtype=np.float64)
+
+
+def _scaling(stored: Any, n_columns: int, task: str) -> tuple[Any, Any, float, float]:
+    """(x_mean, x_scale, y_mean, y_scale) from the file's `scaling` key (absent: none)."""
+    if stored is None:
+        return None, None, 0.0, 1.0
+    if not isinstance(stored, dict):
+        raise _MetaError("key 'scaling' must be an object")
+    mean, scale = stored.get("x_mean"), stored.get("x_scale")
+    if (mean is None) != (scale is None):
+        raise _MetaError("keys 'scaling.x_mean' and 'scaling.x_scale' must both be given or "
+                         "both be null")
+    if mean is not None:
+        mean = _numbers(mean, "scaling.x_mean", n_columns, False)
+        scale = _numbers(scale, "scaling.x_scale", n_columns, True)
+    y_mean, y_scale = stored.get("y_mean", 0.0), stored.get("y_scale", 1.0)
+    _numbers([y_mean], "scaling.y_mean", 1, False)
+    _numbers([y_scale], "scaling.y_scale", 1, True)
+    if task == "classification" and (y_mean, y_scale) != (0.0, 1.0):
+        raise _MetaError("keys 'scaling.y_mean' and 'scaling.y_scale' must be 0 and 1 for a "
+                         "classifier")
+    return mean, scale, float(y_mean), float(y_scale)
+
+
 def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
     from .estimator import _PARAMS, NeuralNetwork
 
@@ -138,6 +183,8 @@ def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
     unknown = sorted(set(params) - set(_PARAMS))
     if unknown:
         raise _MetaError(f"key 'params' has unknown parameter(s) {', '.join(map(repr, unknown))}")
+    if "scaling" not in body:  # a version-2 file: the article's network, inputs as they are
+        params = {**params, "preset": params.get("preset", "article")}
     hidden = _key(params, "hidden", (int, list), "a whole number or a list of them")
     _key(params, "activation", str, "a string")
     if isinstance(hidden, list):
@@ -186,9 +233,9 @@ def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
         sizes = list(net._hidden_sizes())
     except (TypeError, ValueError) as e:
         raise _MetaError(f"key 'params': {e}") from None
-    if activation != net.activation:
+    if activation != net.settings_["activation"]:
         raise _MetaError(f"key 'architecture.activation' ({activation!r:.80}) differs from "
-                       f"params.activation ({net.activation!r:.80})")
+                       f"params.activation ({net.settings_['activation']!r:.80})")
     n_out = 1 if task == "regression" or len(classes) == 2 else len(classes)
     want = list(zip([len(design.columns), *sizes], [*sizes, n_out]))
     got = [(layer[0], layer[1]) for layer in layers]
@@ -202,6 +249,9 @@ def _network_from(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
         raise _MetaError("key 'formula' differs from design.formula")
     if design.formula is not None:
         _check_formula(design, response)
+    scaling = _scaling(body.get("scaling"), len(design.columns), task)
+    net.x_mean_, net.x_scale_, net.y_mean_, net.y_scale_ = scaling
+    net.preset_ = net.settings_["preset"]
     net.task_ = task
     net.response_ = response
     net.classes_ = None if classes is None else np.array(classes, dtype=object)

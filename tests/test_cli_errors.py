@@ -287,8 +287,13 @@ def test_cli_report_is_strict_json_for_one_row_regression(capsys, tmp_path: Path
 
 
 def test_report_json_never_writes_nan() -> None:
-    with pytest.raises(ValueError):
-        commands.report_json({"train": {"r2": float("nan")}})
+    # issue 18: a metric that is not finite is written as null (the file stays valid JSON)
+    # rather than stopping the run after training
+    def refuse(name: str) -> None:
+        raise ValueError(f"report.json holds {name}, which is not JSON")
+
+    text = commands.report_json({"train": {"r2": float("nan"), "x": [float("inf")]}})
+    assert json.loads(text, parse_constant=refuse) == {"train": {"r2": None, "x": [None]}}
 
 
 # ------------------------------------------------------------------------------ 5: extras
@@ -425,10 +430,14 @@ def test_cli_predict_ignores_blank_columns_the_model_does_not_use(capsys, tmp_pa
 def test_cli_target_too_large_for_the_loss_fails_before_training(capsys,
                                                                   tmp_path: Path) -> None:
     # before: a divergence after the first step, blamed on the learning rate
+    # (the article's settings: the default ones standardize the target, and train on it)
     csv = write_csv(tmp_path / "d.csv", {"a": [1.0, 2, 3, 4], "y": [0.5, 1e300, 0.2, 1.5]})
-    status, _, err = main(capsys, "train", csv, *FAST, "--out", tmp_path / "o")
+    status, _, err = main(capsys, "train", csv, *FAST, "--preset", "article",
+                          "--out", tmp_path / "o")
     assert_one_line_error(status, err, "d.csv", "'y'", "1e+300", "rescale")
     assert not (tmp_path / "o").exists()
+    status, _, err = main(capsys, "train", csv, *FAST, "--out", tmp_path / "o")
+    assert status == 0, err
 
 
 def test_demo_failure_half_way_leaves_the_output_folder_as_it_was(tmp_path: Path,
