@@ -187,6 +187,7 @@ def test_conv_layers_initialise_like_pytorch(make, fan_in, shape):
     assert nn.Conv2d(1, 2, 3, dtype=np.float32).weight.dtype == np.float32
 
 
+@pytest.mark.slow
 def test_conv_gradcheck_and_gradgradcheck_small():
     x = mt.Tensor(RNG.standard_normal((2, 4, 5, 4)), requires_grad=True)
     w = mt.Tensor(RNG.standard_normal((6, 2, 3, 2)), requires_grad=True)
@@ -227,6 +228,7 @@ def test_conv_double_backward_matches_torch():
         np.testing.assert_allclose(g.data, r.numpy(), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_conv_forward_over_reverse_matches_torch_func():
     """jvp of the gradient of conv: the jvp rules of ConvTranspose and ConvWeight."""
     x, w = RNG.standard_normal((2, 4, 5, 5)), RNG.standard_normal((4, 2, 2, 3))
