@@ -254,7 +254,9 @@ def test_full():
 
 
 def test_negative_dims():
-    makers = [mt.empty, mt.rand, mt.zeros, mt.ones, mt.randn]
+    makers = [mt.empty, mt.rand, mt.zeros, mt.ones, mt.randn,
+              lambda s: mt.randint(0, 5, size=s), lambda s: mt.normal(size=s),
+              lambda s: mt.uniform(size=s)]
     for make in makers:
         for shape in [(2, -3), (2, -3, 0)]:
             with pytest.raises(ValueError):
@@ -643,11 +645,11 @@ def test_div_rounding_mode():
 
 
 def test_div_int():
-    need_kw(mt.Tensor.div, "rounding_mode", "Tensor.div")
     check(None, lambda x, y: x / y, vals=[[5, 6, 7], [1, 2, 3]], forward_only=True)
     check(None, lambda x, y: x // y, vals=[[5, 6, 7], [1, 2, 3]], forward_only=True)
     check(None, lambda x: x / 2, vals=[[3, 4, 5]], forward_only=True)
     check(None, lambda x: x // 2, vals=[[3, 4, 5]], forward_only=True)
+    need_kw(mt.Tensor.div, "rounding_mode", "Tensor.div")
     check(None, lambda x, y: torch.div(x, y, rounding_mode="trunc"),
           lambda x, y: x.div(y, rounding_mode="trunc"),
           vals=[[-4, 7, 5, 4, -7, 8], [2, -3, 8, -2, 3, 5]], forward_only=True)
