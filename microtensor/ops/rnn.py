@@ -11,7 +11,8 @@ steps at the end.
 
 Backward is written over arrays or Tensors (microtensor/function.py): the gate activations
 forward keeps are a constant for first order; under create_graph they are recomputed from the
-saved inputs as recorded ops (`V.first_order`), so gradients of gradients are exact. The
+saved inputs as recorded ops (`V.first_order`), so gradients of gradients are exact; the
+same holds for the jvp rules when their saved values come attached (reverse-over-forward). The
 weight `w_hh` has PyTorch's (gates, H) orientation. Each op also has a forward-mode rule
 (`jvp`). Gate orders are PyTorch's: LSTM i, f, g, o; GRU r, z, n.
 """
@@ -52,17 +53,16 @@ def _check(op: str, gx: np.ndarray, gates: int, states: tuple[np.ndarray, ...],
     return hidden
 
 
-def _previous(out: Any, first: Any, t: int, lo: int, hi: int) -> Any:
-    """The state before step t: `first` at t == 0, else columns lo:hi of out[t - 1]."""
-    return first if t == 0 else out[t - 1, :, lo:hi]
+def _previous(states: Any, first: Any, t: int) -> Any:
+    """The state before step t of the states (L, N, H): `first` at t == 0."""
+    return first if t == 0 else states[t - 1]
 
 
-def _all_previous(out: Any, first: Any, hidden: int) -> Any:
-    """The hidden state before every step, (L * N, H): h0, then h_1 .. h_{L-1}."""
-    n = first.shape[0]
-    steps = out.shape[0]
-    hs = np.concatenate([first.reshape(1, n, hidden), out[:-1, :, :hidden]], axis=0)
-    return hs.reshape(steps * n, hidden)
+def _all_previous(states: Any, first: Any) -> Any:
+    """The state before every step of the states (L, N, H), as (L * N, H)."""
+    steps, n, hidden = states.shape
+    before = np.concatenate([first.reshape(1, n, hidden), states[:-1]], axis=0)
+    return before.reshape(steps * n, hidden)
 
 
 def _or_zeros(tangent: Any, like: Any) -> Any:
@@ -135,7 +135,7 @@ class LSTMSequence(Function):
             a = acts[t]
             i, f, g, o = a[:, :hidden], a[:, hidden:two], a[:, two:three], a[:, three:]
             dc_t = dc_t + dh_t * o * tanh_slopes[t]
-            c_prev = c0 if t == 0 else out[1, t - 1]
+            c_prev = _previous(out[1], c0, t)
             dz = V.mul_(np.concatenate([dc_t * g, dc_t * c_prev, dc_t * i, dh_t * tanhs[t]],
                                        axis=-1), slopes[t])
             dz_steps[t] = dz
@@ -146,7 +146,7 @@ class LSTMSequence(Function):
         grad_w = None
         if needs[3]:
             grad_w = V.matmul(V.mT(dgx.reshape(-1, 4 * hidden)),
-                              _all_previous(out[0], h0, hidden))
+                              _all_previous(out[0], h0))
         return dgx, dh, dc, grad_w
 
     def jvp(self, t_gx: Any, t_h0: Any, t_c0: Any, t_w: Any) -> Any:
@@ -166,11 +166,11 @@ class LSTMSequence(Function):
             if t_gx is not None:
                 dz = dz + t_gx[t]
             if t_w is not None:
-                dz = dz + V.matmul(h0 if t == 0 else out[0, t - 1], V.mT(t_w))
+                dz = dz + V.matmul(_previous(out[0], h0, t), V.mT(t_w))
             a = acts[t]
             i, f, g, o = a[:, :hidden], a[:, hidden:two], a[:, two:three], a[:, three:]
             tc = tanhs[t]
-            dc = (V.sigmoid_grad(dz[:, hidden:two], f) * (c0 if t == 0 else out[1, t - 1])
+            dc = (V.sigmoid_grad(dz[:, hidden:two], f) * _previous(out[1], c0, t)
                   + f * dc + V.sigmoid_grad(dz[:, :hidden], i) * g
                   + i * V.tanh_grad(dz[:, two:three], g))
             dh = V.sigmoid_grad(dz[:, three:], o) * tc + V.tanh_grad(o * dc, tc)
@@ -282,7 +282,7 @@ class GRUSequence(Function):
             dh_t = grad[t] if dh is None else grad[t] + dh
             c = acts[t]
             r, z, new, a_n = c[:, :hidden], c[:, hidden:two], c[:, two:three], c[:, three:]
-            h_prev = _previous(out, h0, t, 0, hidden)
+            h_prev = _previous(out, h0, t)
             d_new = V.tanh_grad(dh_t * (1 - z), new)
             d_r = V.sigmoid_grad(d_new * a_n, r)
             d_z = V.sigmoid_grad(dh_t * (h_prev - new), z)
@@ -296,7 +296,7 @@ class GRUSequence(Function):
         if needs[2] or needs[3]:
             da_all = np.stack(da_steps).reshape(-1, 3 * hidden)
             if needs[2]:
-                grad_w = V.matmul(V.mT(da_all), _all_previous(out, h0, hidden))
+                grad_w = V.matmul(V.mT(da_all), _all_previous(out, h0))
             if needs[3]:
                 grad_b = da_all.sum(axis=0)
         return dgx, dh, grad_w, grad_b
@@ -313,7 +313,7 @@ class GRUSequence(Function):
         w_t = V.mT(w_hh)
         result = []
         for t in range(gx.shape[0]):
-            h_prev = _previous(out, h0, t, 0, hidden)
+            h_prev = _previous(out, h0, t)
             da = V.matmul(dh, w_t)
             if t_w is not None:
                 da = da + V.matmul(h_prev, V.mT(t_w))
@@ -410,14 +410,13 @@ class RNNSequence(Function):
         dgx = np.stack(dz_steps)
         grad_w = None
         if self.needs_input_grad[2]:
-            grad_w = V.matmul(V.mT(dgx.reshape(-1, hidden)), _all_previous(out, h0, hidden))
+            grad_w = V.matmul(V.mT(dgx.reshape(-1, hidden)), _all_previous(out, h0))
         return dgx, dh, grad_w
 
     def jvp(self, t_gx: Any, t_h0: Any, t_w: Any) -> Any:
         if t_gx is None and t_h0 is None and t_w is None:
             return None
         gx, h0, w_hh, out = self.saved
-        hidden = w_hh.shape[1]
         dh = _or_zeros(t_h0, h0)
         w_t = V.mT(w_hh)
         result = []
@@ -426,7 +425,7 @@ class RNNSequence(Function):
             if t_gx is not None:
                 dz = dz + t_gx[t]
             if t_w is not None:
-                dz = dz + V.matmul(_previous(out, h0, t, 0, hidden), V.mT(t_w))
+                dz = dz + V.matmul(_previous(out, h0, t), V.mT(t_w))
             dh = self._slope(dz, out[t])
             result.append(dh)
         return np.stack(result)
