@@ -5,6 +5,7 @@
     mt.viz.save(g, "loss.svg")                              # or g.render(...); .dot needs no dot
     mt.viz.draw_backward(loss, show_grad=True)              # the gradient flow
     mt.viz.explain(loss)                                    # backward, node by node, as text
+    mt.viz.explore(loss, "loss.html", model=model)          # the same, interactive, one HTML file
 
 The only part of microtensor that imports graphviz, and only when a picture is made, so
 `import microtensor` works without it. DOT text needs just the `graphviz` Python package;
@@ -28,11 +29,12 @@ from typing import Any
 from ..tensor import Tensor
 from ._draw import backward_picture, forward_picture
 from ._explain import explain, replay
+from ._explore import Explorer, explore
 from ._graph import build, group
 from ._picture import Options, to_digraph
 from ._render import DotNotFoundError, save
 
-__all__ = ["DotNotFoundError", "draw", "draw_backward", "explain", "save"]
+__all__ = ["DotNotFoundError", "Explorer", "draw", "draw_backward", "explain", "explore", "save"]
 
 #: Default `max_nodes`: more op nodes than this and the middle of the graph is hidden.
 MAX_NODES = 300
