@@ -302,20 +302,20 @@ def _max_windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation
     win = _windows(xp, kernel, stride, dilation, out_hw)
     taps = [win[:, :, k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
     best = taps[0].copy()
-    for v in taps[1:]:
-        np.maximum(best, v, out=best)  # a nan wins, as in PyTorch
-    if not index:  # no gradient will be asked for (inference): the maximum is all
-        return best, None, (n, c, hp, wp)
-    # the first maximum: positions visited last to first, each equal one taking over; what
-    # is kept is the tap's offset in the padded plane, so the flat index is one add away
+    # the tap's offset in the padded plane is kept rather than its number, so the flat index
+    # is two adds away; strict > keeps the first maximum
     offsets = [(k // kernel[1]) * dilation[0] * wp + (k % kernel[1]) * dilation[1]
                for k in range(len(taps))]
-    flat = np.zeros(best.shape, dtype=np.intp)
-    for k in range(len(taps) - 1, -1, -1):
-        np.copyto(flat, offsets[k], where=taps[k] == best)
+    flat = np.zeros(best.shape, dtype=np.intp) if index else None
+    for k in range(1, len(taps)):
+        if index:
+            np.putmask(flat, taps[k] > best, offsets[k])
+        np.maximum(best, taps[k], out=best)  # a nan wins, as in PyTorch
+    if not index:  # no gradient will be asked for (inference): the maximum is all
+        return best, None, (n, c, hp, wp)
     if np.isnan(best).any():  # PyTorch's kernel takes every nan it meets: the last one
         for k, v in enumerate(taps):
-            np.copyto(flat, offsets[k], where=np.isnan(v))
+            np.putmask(flat, np.isnan(v), offsets[k])
     flat += np.arange(out_hw[0])[:, None] * (stride[0] * wp) + np.arange(out_hw[1]) * stride[1]
     flat += np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
     return best, flat, (n, c, hp, wp)
