@@ -2,13 +2,15 @@
 
 Batch 32, 50 time steps, input 32, hidden 128, one layer, float32; the loss is the mean
 square of the last output through a linear head; the step is forward, backward and an SGD
-update. Both frameworks start from the same weights and run with the same number of threads
-(`--threads`, default 1 for BLAS and for torch). Each timed block runs after gc.collect; the
-reported time is the minimum over `--repeats` blocks of `--steps` steps. Peak memory is
+update. Both frameworks start from the same weights (their first losses are printed side by
+side) and run with the same number of threads (`--threads`, default 1 for BLAS and for
+torch). Each timed block runs after gc.collect, the two frameworks' blocks alternate (a busy
+machine slows both alike), and the reported time is the minimum over `--repeats` blocks of
+`--steps` steps. Peak memory is
 the growth of the peak resident set over one first step, each framework in a fresh process
 (the same measure for both: PyTorch's allocator is invisible to tracemalloc).
 
-    python -m benchmarks.lstm [--threads 1] [--repeats 5] [--steps 5]
+    python -m benchmarks.lstm [--threads 1] [--repeats 7] [--steps 5]
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def _torch_step(threads: int) -> tuple[Callable[[], None], dict]:
         loss = ((head(out[-1]) - y) ** 2).mean()
         loss.backward()
         opt.step()
+        losses.append(loss.item())
 
+    losses: list[float] = []
+    step.losses = losses  # type: ignore[attr-defined]
     weights = {k: v.detach().numpy().copy() for k, v in lstm.state_dict().items()}
     weights.update({"head." + k: v.detach().numpy().copy()
                     for k, v in head.state_dict().items()})
@@ -103,7 +108,10 @@ def _mt_step(weights: dict) -> Callable[[], None]:
         loss = ((head(out[-1]) - y) ** 2).mean()
         loss.backward()
         opt.step()
+        losses.append(loss.item())
 
+    losses: list[float] = []
+    step.losses = losses  # type: ignore[attr-defined]
     return step
 
 
@@ -174,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     peak_mt = _peak_mib("microtensor", args.threads)
     print(f"LSTM step (batch {BATCH}, {STEPS} steps, input {INPUT}, hidden {HIDDEN}, float32, "
           f"{args.threads} thread(s))")
+    print(f"  first losses: pytorch {torch_step.losses[0]:.6f}, "  # type: ignore[attr-defined]
+          f"microtensor {mt_step.losses[0]:.6f}")  # type: ignore[attr-defined]
     print(f"  pytorch     {t_torch * 1e3:8.2f} ms   peak {peak_torch:7.2f} MiB")
     print(f"  microtensor {t_mt * 1e3:8.2f} ms   peak {peak_mt:7.2f} MiB   time ratio "
           f"{t_mt / t_torch:.2f}x, memory ratio {peak_mt / max(peak_torch, 1e-9):.2f}x")
