@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import random as _random
+from .grad_mode import _state
 from .tensor import Tensor, _as_array
 
 
@@ -47,14 +48,25 @@ def full(shape: Any, fill_value: float, dtype: Any = np.float64,
     return Tensor(np.full(dims, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
+def _random_draw(op: str) -> None:
+    """Inside a function transform (vmap), let it refuse a draw made outside ops: vmap's
+    randomness= rule decides (microtensor/vmap.py check_randomness). Free otherwise."""
+    if _state.transforms:
+        from .vmap import check_randomness
+
+        check_randomness(op)
+
+
 def rand(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the shared generator (see `manual_seed`)."""
+    _random_draw("rand")
     data = _random.default_generator().random(_shape(shape, "rand")).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the shared generator (see `manual_seed`)."""
+    _random_draw("randn")
     gen = _random.default_generator()
     data = gen.standard_normal(_shape(shape, "randn")).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
@@ -116,6 +128,7 @@ def randint(low: int, high: Any = None, size: Any = None, dtype: Any = np.int64)
 
     PyTorch's forms `randint(high, size)` and `randint(low, high, size)` and NumPy's
     `randint(high)` (one integer, 0-d) all work; an integer result never requires grad."""
+    _random_draw("randint")
     if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
         low, high, size = 0, low, high
     elif high is None:
@@ -131,6 +144,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, dtype: Any = np.fl
            requires_grad: bool = False) -> Tensor:
     """Normal samples with mean `mean` and standard deviation `std` (numbers, or arrays and
     tensors that broadcast: one sample per element) from the shared generator."""
+    _random_draw("normal")
     loc, scale = _param(mean, "normal", "mean"), _param(std, "normal", "std")
     if np.any(scale < 0):
         raise ValueError("normal: std must be non-negative")
@@ -143,6 +157,7 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = np.f
             requires_grad: bool = False) -> Tensor:
     """Uniform samples in [low, high) (numbers, or arrays and tensors that broadcast) from the
     shared generator."""
+    _random_draw("uniform")
     lo, hi = _param(low, "uniform", "low"), _param(high, "uniform", "high")
     dims = None if size is None else _shape((size,), "uniform")
     data = np.asarray(_random.default_generator().uniform(lo, hi, dims))
@@ -151,6 +166,7 @@ def uniform(low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = np.f
 
 def randperm(n: int, dtype: Any = np.int64) -> Tensor:
     """A random permutation of 0 .. n-1 from the shared generator."""
+    _random_draw("randperm")
     n = _count(n, "randperm")
     return Tensor(_random.default_generator().permutation(n).astype(dtype, copy=False))
 
@@ -164,6 +180,7 @@ def full_like(t: Any, fill_value: float, dtype: Any = None,
 
 def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`rand` with the shape and floating dtype of `t`."""
+    _random_draw("rand_like")
     arr = _as_array(t)
     return rand(arr.shape, dtype=_float_like(arr, dtype, "rand_like"),
                 requires_grad=requires_grad)
@@ -171,6 +188,7 @@ def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`randn` with the shape and floating dtype of `t`."""
+    _random_draw("randn_like")
     arr = _as_array(t)
     return randn(arr.shape, dtype=_float_like(arr, dtype, "randn_like"),
                  requires_grad=requires_grad)

@@ -781,47 +781,49 @@ def _bce_logits(p: Program, x: Val) -> tuple[dict[str, Any], dict[str, Any], str
     return _weights(p, x, "weight", "pos_weight")
 
 
-def _th_classes_last(a: Any) -> Any:
-    """microtensor puts the class axis last; PyTorch wants it at 1 (for 3-D and more)."""
-    # contiguous: PyTorch's nll_loss backward refuses a permuted 4-D input
-    return a.movedim(-1, 1).contiguous() if a.ndim > 2 else a
+def _th_contiguous(a: Any) -> Any:
+    """The same layout in both (classes on axis 1 from 2-D on, PyTorch's); contiguous for
+    PyTorch, whose nll_loss backward refuses a permuted 4-D input."""
+    return a.contiguous() if a.ndim > 2 else a
 
 
 def _class_loss(name: str) -> FuzzOp:
     """nll_loss / cross_entropy with integer labels (int array, int list, or a float Tensor
     of whole numbers), and cross_entropy with class probabilities (a constant or a
-    differentiable value)."""
+    differentiable value). Classes on axis 1 (axis 0 of a 1-D input), as PyTorch's."""
     mt_loss = getattr(F, name)
     th_loss = getattr(TF, name)
 
     def make(p: Program, x: Val) -> Val:
         x = p.condition(x, "real")
         reduction = p.draw(REDUCTIONS)
-        n_classes = x.shape[-1]
+        axis = 1 if len(x.shape) >= 2 else 0
+        n_classes = x.shape[axis]
+        rest = x.shape[:axis] + x.shape[axis + 1:]
         probs = name == "cross_entropy" and p.draw(st.booleans())
         if probs:
             if p.draw(st.booleans()):
                 t = p.operand(x.shape)
                 return p.apply(f"F.{name}({{}}, {{}}, reduction={reduction!r})",
                                lambda a, b: mt_loss(a, b, reduction=reduction),
-                               lambda a, b: th_loss(_th_classes_last(a),
-                                                    _th_classes_last(b.to(a.dtype)),
+                               lambda a, b: th_loss(_th_contiguous(a),
+                                                    _th_contiguous(b.to(a.dtype)),
                                                     reduction=reduction), x, t)
-            c = p.rng.dirichlet(np.ones(n_classes), x.shape[:-1]).astype(x.dtype)
+            c = np.moveaxis(p.rng.dirichlet(np.ones(n_classes), rest), -1, axis)
+            c = np.ascontiguousarray(c).astype(x.dtype)
             ct = torch.from_numpy(c)
             return p.apply(f"F.{name}({{}}, probs{c.shape}, reduction={reduction!r})",
                            lambda a: mt_loss(a, c, reduction=reduction),
-                           lambda a: th_loss(_th_classes_last(a), _th_classes_last(ct),
-                                             reduction=reduction), x)
-        labels = p.rng.integers(0, n_classes, x.shape[:-1])
+                           lambda a: th_loss(_th_contiguous(a), ct, reduction=reduction), x)
+        labels = p.rng.integers(0, n_classes, rest)
         kind = p.draw(st.sampled_from(["int array", "list", "float Tensor"]))
         given_labels: Any = {"int array": labels, "list": labels.tolist(),
                              "float Tensor": mt.tensor(labels.astype(np.float64))}[kind]
-        lt = torch.from_numpy(labels.astype(np.int64))
+        lt = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         return p.apply(f"F.{name}({{}}, labels {kind} {labels.tolist()}, "
                        f"reduction={reduction!r})",
                        lambda a: mt_loss(a, given_labels, reduction=reduction),
-                       lambda a: th_loss(_th_classes_last(a), lt, reduction=reduction), x)
+                       lambda a: th_loss(_th_contiguous(a), lt, reduction=reduction), x)
 
     return FuzzOp(name, make, min_dims=1)
 

@@ -527,8 +527,6 @@ def test_vmap_dropout_randomness_error_same_different():
     np.testing.assert_array_equal(xt.grad.data, out.data)
 
 
-@pytest.mark.xfail(strict=True, reason="microtensor/factories.py does not call "
-                                        "vmap.check_randomness yet (a file of another owner)")
 def test_vmap_random_factories_raise_by_default():
     with pytest.raises(RuntimeError, match="rand"):
         vmap(lambda v: v + mt.rand(2))(mt.Tensor(_data((3, 2))))
