@@ -450,7 +450,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     df, label = load_table(args.data)
     # only the model's inputs need to be clean: a blank response column is the usual case
     used = [v for v in net.design_.variables if v in df.columns]
-    df = check_table(df[used] if used else df, label)
+    df, _ = tidy_columns(df[used] if used else df, "", label, drop=False)
+    df = check_table(df, label)
     try:
         with np.errstate(all="ignore"):  # overflow is checked below, row by row
             if net.task_ == "classification":

@@ -168,13 +168,15 @@ _DATE = r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$"
 _MAX_LEVELS = 50  # a text column with more distinct values is left out, not one-hot encoded
 
 
-def tidy_columns(df: Any, target: str, label: str) -> tuple[Any, list[str]]:
+def tidy_columns(df: Any, target: str, label: str,
+                 drop: bool = True) -> tuple[Any, list[str]]:
     """Make a table's columns what a person means by them, for `target ~ .`; returns the
     table and one note per change. Numbers written with a decimal comma ("1,5") or with
     thousands separators ("1,234", "1.234.567", "12 500") are read as numbers; a text column
     that is unique per row (an identifier), that holds dates, or that has more than 50
     distinct values is left out rather than one-hot encoded into hundreds of inputs; a text
-    column kept is one-hot encoded. The target is only converted, never left out."""
+    column kept is one-hot encoded. The target is only converted, never left out; with
+    `drop` False (new rows to predict) nothing is left out."""
     import pandas as pd
 
     df = df.copy()
@@ -197,7 +199,7 @@ def tidy_columns(df: Any, target: str, label: str) -> tuple[Any, list[str]]:
                                     errors="coerce")
             notes.append(f"column {col!r}: numbers with a decimal comma, read as numbers")
             continue
-        if str(col) == target or pd.to_numeric(text, errors="coerce").notna().any():
+        if not drop or str(col) == target or pd.to_numeric(text, errors="coerce").notna().any():
             continue  # the target, or a numeric column with a typo (check_table names it)
         distinct = text.nunique()
         if _dates(text):

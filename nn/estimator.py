@@ -192,10 +192,12 @@ class NeuralNetwork:
         `learn_rate`, `iterations`, `tolerance`, `scale`, `loss_reduction`, `early_stopping`
         and `batch_size` as given, or the preset's value where it is None, plus `preset`."""
         preset = self.preset or ("article" if getattr(self, "_article_api", False) else "default")
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        # an unknown preset is reported by _check_params (at fit), not here: scikit-learn
+        # reads an estimator's settings before it is fitted
+        base = PRESETS.get(preset, PRESETS["default"]) if isinstance(preset, str) else (
+            PRESETS["default"])
         chosen = {k: getattr(self, k) for k in _PRESET_KEYS}
-        settings = {k: PRESETS[preset][k] if v is None else v for k, v in chosen.items()}
+        settings = {k: base[k] if v is None else v for k, v in chosen.items()}
         settings["preset"] = preset
         return settings
 
@@ -209,6 +211,8 @@ class NeuralNetwork:
 
     def _check_params(self) -> None:
         s = self.settings_
+        if s["preset"] not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {s['preset']!r}")
         for name, value, allowed in (
             ("activation", s["activation"], tuple(ACTIVATIONS)),
             ("task", self.task, _TASKS),

@@ -307,3 +307,27 @@ def test_separator_detection_ignores_quoted_separators(tmp_path: Path):
     assert data.detect_separator(path) == ";"
     path.write_text("a,b\n1,2\n")
     assert data.detect_separator(path) == ","
+
+
+def test_cli_warns_of_single_row_classes_without_a_split(capsys, tmp_path: Path):
+    pd.DataFrame({"x": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+                  "y": ["a", "a", "a", "b", "b", "b", "rare"]}).to_csv(tmp_path / "d.csv",
+                                                                        index=False)
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--iterations", "2",
+                          "--out", tmp_path / "m")
+    assert status == 0, err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("microtensor: warning:")]
+    assert len(warnings) == 1 and "'rare'" in warnings[0] and "single row" in warnings[0]
+
+
+def test_cli_predict_reads_numbers_the_way_train_did(capsys, tmp_path: Path):
+    df = pd.DataFrame({"income": [f"{v:,}" for v in range(1000, 61000, 1000)],
+                       "y": ["lo"] * 30 + ["hi"] * 30})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--iterations", "50",
+                          "--out", tmp_path / "m")
+    assert status == 0, err
+    status, out, err = main(capsys, "predict", tmp_path / "m" / "model.safetensors",
+                            tmp_path / "d.csv")
+    assert status == 0, err
+    assert len(out.splitlines()) == 61
