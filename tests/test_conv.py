@@ -282,6 +282,8 @@ def test_conv_errors_name_the_layer_and_the_shapes():
         nn.ConvTranspose2d(2, 2, 3, stride=1, output_padding=1)(x)
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(TypeError, match="conv2d: groups must be an int"):
+        F.conv2d(x, np.zeros((4, 2, 3, 3)), groups=1.5)
     with pytest.raises(ValueError, match=r"bias of shape \(3,\)"):
         F.conv2d(x, np.zeros((4, 2, 3, 3)), np.zeros(3))
 

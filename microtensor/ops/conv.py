@@ -10,9 +10,11 @@ the columns back with a loop over the kh*kw kernel positions (never over pixels)
 
 1-D convolutions are 2-D ones with a height of 1. Average pooling is a convolution with a
 constant kernel of ones followed by a constant divisor, so it inherits every order of
-derivative; max pooling keeps the flat index of each window's maximum (the first maximum in
-window order, PyTorch's convention on CPU: a later equal value does not replace it, a nan
-does) and sends the gradient there.
+derivative; max pooling (`MaxPool`) keeps the flat index of each window's maximum (the first
+maximum in window order, PyTorch's convention on CPU: a later equal value does not replace it,
+a nan does) and sends the gradient there; `MaxUnpool` puts values back at such indices.
+Adaptive average pooling and the linear interpolation modes are products with constant
+matrices (one per spatial axis); nearest interpolation is an index.
 """
 
 from __future__ import annotations
@@ -418,7 +420,7 @@ def _conv_args(op: str, x: Tensor, w: Any, bias: Any, stride: Any, padding: Any,
     w = tensor_arg(w, op)
     if w.ndim != nd + 2:
         raise ValueError(f"{op}: expected a {nd + 2}-D weight, got shape {w.shape}")
-    groups = operator.index(groups)
+    groups = _ints(groups, 1, op, "groups")[0]
     stride = _ints(stride, nd, op, "stride")
     dilation = _ints(dilation, nd, op, "dilation")
     if groups < 1 or min(stride) < 1 or min(dilation) < 1:
