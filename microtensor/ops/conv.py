@@ -19,6 +19,7 @@ matrices (one per spatial axis); nearest interpolation is an index.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from typing import Any
@@ -72,35 +73,36 @@ def _windows(xp: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair,
 # image is then one contiguous run of Wo * N elements, so the im2col copy and the col2im adds
 # move long runs instead of rows of a few pixels (several times faster at LeNet's sizes). The
 # price is one transposing copy of the input and of the output, each kh*kw times smaller than
-# the columns.
-def _chwn(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """x (N, C, H, W) as a C-contiguous (C, H + top + bottom, W + left + right, N), zero
-    borders."""
-    (t, b), (left, r) = pads
-    n, c, h, w = x.shape
-    if not (t or b or left or r):
-        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
-    out = np.zeros((c, h + t + b, w + left + r, n), dtype=x.dtype)
-    out[:, t:t + h, left:left + w] = x.transpose(1, 2, 3, 0)
+# the columns. They take any number of spatial axes (1-D convolutions use height 1, 3-D ones
+# a depth axis more).
+def _chwn(x: np.ndarray, pads: tuple[Pair, ...]) -> np.ndarray:
+    """x (N, C, *spatial) as a C-contiguous (C, *padded spatial, N), zero borders."""
+    moved = x.transpose(*range(1, x.ndim), 0)
+    if not any(p0 or p1 for p0, p1 in pads):
+        return np.ascontiguousarray(moved)
+    out = np.zeros((x.shape[1], *(n + p0 + p1 for n, (p0, p1) in zip(x.shape[2:], pads)),
+                    x.shape[0]), dtype=x.dtype)
+    out[(slice(None), *(slice(p0, p0 + n) for n, (p0, _) in zip(x.shape[2:], pads)))] = moved
     return out
 
 
-def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair,
-            groups: int, out_hw: Pair | None = None) -> tuple[np.ndarray, Pair]:
-    """The columns (G, C/G*kh*kw, Ho*Wo*N) of x and (Ho, Wo): one copy of a window view.
-    `out_hw` (the adjoints' case) may ask for fewer windows than fit: a transposed
-    convolution's output_padding leaves elements no window of the forward convolution reads."""
+def _im2col(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+            pads: tuple[Pair, ...], dilation: tuple[int, ...], groups: int,
+            out_hw: tuple[int, ...] | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The columns (G, C/G*prod(kernel), prod(out)*N) of x and the output's spatial size: one
+    copy of a window view. `out_hw` (the adjoints' case) may ask for fewer windows than fit: a
+    transposed convolution's output_padding leaves elements no window of the forward
+    convolution reads."""
     xp = _chwn(x, pads)
-    c, hp, wp, n = xp.shape
+    c, *padded, n = xp.shape
     if out_hw is None:
-        out_hw = (_size(hp, kernel[0], stride[0], dilation[0]),
-                  _size(wp, kernel[1], stride[1], dilation[1]))
-    sc, sh, sw, sn = xp.strides
+        out_hw = tuple(_size(m, k, s, d) for m, k, s, d in zip(padded, kernel, stride, dilation))
+    sc, *sp, sn = xp.strides
     win = as_strided(xp, (c, *kernel, *out_hw, n),
-                     (sc, dilation[0] * sh, dilation[1] * sw, stride[0] * sh, stride[1] * sw, sn),
-                     writeable=False)
-    cols = np.ascontiguousarray(win).reshape(groups, -1, out_hw[0] * out_hw[1] * n)
-    return cols, out_hw
+                     (sc, *(d * t for d, t in zip(dilation, sp)),
+                      *(s * t for s, t in zip(stride, sp)), sn), writeable=False)
+    cols = np.ascontiguousarray(win).reshape(groups, -1, math.prod(out_hw) * n)
+    return cols, tuple(out_hw)
 
 
 def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -111,47 +113,51 @@ def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _grouped(y: np.ndarray, groups: int) -> np.ndarray:
-    """y (N, O, Ho, Wo) as (G, O/G, Ho*Wo*N), the layout of the products."""
-    return np.ascontiguousarray(y.transpose(1, 2, 3, 0)).reshape(groups, y.shape[1] // groups, -1)
+    """y (N, O, *spatial) as (G, O/G, prod(spatial)*N), the layout of the products."""
+    moved = np.ascontiguousarray(y.transpose(*range(1, y.ndim), 0))
+    return moved.reshape(groups, y.shape[1] // groups, -1)
 
 
 def _nchw(y: np.ndarray) -> np.ndarray:
-    """A (C, H, W, N) array back in PyTorch's layout, contiguous."""
-    return np.ascontiguousarray(y.transpose(3, 0, 1, 2))
+    """A (C, *spatial, N) array back in PyTorch's layout, contiguous."""
+    return np.ascontiguousarray(y.transpose(y.ndim - 1, *range(y.ndim - 1)))
 
 
-def _conv(x: np.ndarray, w: np.ndarray, stride: Pair, pads: Pads, dilation: Pair,
-          groups: int, out_hw: Pair | None = None) -> np.ndarray:
-    """y[n, o] = sum over c, i, j of w[o, c, i, j] * xpad[n, g*C/G + c, s*h + d*i, s*w + d*j]."""
-    cols, (ho, wo) = _im2col(x, w.shape[2:], stride, pads, dilation, groups, out_hw)
-    out = _gemm(w.reshape(groups, w.shape[0] // groups, -1), cols)
-    return _nchw(out.reshape(w.shape[0], ho, wo, x.shape[0]))
+def _conv(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: tuple[Pair, ...],
+          dilation: tuple[int, ...], groups: int,
+          out_hw: tuple[int, ...] | None = None) -> np.ndarray:
+    """y[n, o] = sum over c, i, j of w[o, c, i, j] * xpad[n, g*C/G + c, s*h + d*i, s*w + d*j]
+    (written for 2-D; any number of spatial axes)."""
+    cols, out = _im2col(x, w.shape[2:], stride, pads, dilation, groups, out_hw)
+    y = _gemm(w.reshape(groups, w.shape[0] // groups, -1), cols)
+    return _nchw(y.reshape(w.shape[0], *out, x.shape[0]))
 
 
-def _conv_weight(x: np.ndarray, gy: np.ndarray, kernel: Pair, stride: Pair, pads: Pads,
-                 dilation: Pair, groups: int) -> np.ndarray:
-    """The adjoint of conv in w: sum over n, h, w of gy times the windows of x."""
+def _conv_weight(x: np.ndarray, gy: np.ndarray, kernel: tuple[int, ...],
+                 stride: tuple[int, ...], pads: tuple[Pair, ...], dilation: tuple[int, ...],
+                 groups: int) -> np.ndarray:
+    """The adjoint of conv in w: sum over n and positions of gy times the windows of x."""
     cols, _ = _im2col(x, kernel, stride, pads, dilation, groups, gy.shape[2:])
     gw = _gemm(_grouped(gy, groups), cols.transpose(0, 2, 1))
     return gw.reshape(gy.shape[1], x.shape[1] // groups, *kernel)
 
 
-def _conv_transpose(gy: np.ndarray, w: np.ndarray, size: Pair, stride: Pair, pads: Pads,
-                    dilation: Pair, groups: int) -> np.ndarray:
+def _conv_transpose(gy: np.ndarray, w: np.ndarray, size: tuple[int, ...],
+                    stride: tuple[int, ...], pads: tuple[Pair, ...],
+                    dilation: tuple[int, ...], groups: int) -> np.ndarray:
     """The adjoint of conv in x: each column of w^T gy added back over its window (col2im),
     one strided add per kernel position; the padding is cut off at the end."""
-    n, _, ho, wo = gy.shape
-    o, cg, kh, kw = w.shape
+    n, _, *out = gy.shape
+    o, cg, *kernel = w.shape
     cols = _gemm(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _grouped(gy, groups))
-    cols = cols.reshape(groups * cg, kh, kw, ho, wo, n)
-    (t, b), (left, r) = pads
-    out = np.zeros((groups * cg, size[0] + t + b, size[1] + left + r, n), dtype=cols.dtype)
-    (sh, sw), (dh, dw) = stride, dilation
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        for j in range(kw):
-            out[:, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
-    return _nchw(out[:, t:t + size[0], left:left + size[1]])
+    cols = cols.reshape(groups * cg, *kernel, *out, n)
+    acc = np.zeros((groups * cg, *(m + p0 + p1 for m, (p0, p1) in zip(size, pads)), n),
+                   dtype=cols.dtype)
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        window = tuple(slice(i * d, i * d + s * (m - 1) + 1, s)
+                       for i, d, s, m in zip(taps, dilation, stride, out))
+        acc[(slice(None), *window)] += cols[(slice(None), *taps)]
+    return _nchw(acc[(slice(None), *(slice(p0, p0 + m) for m, (p0, _) in zip(size, pads)))])
 
 
 # --------------------------------------------------- the three Functions of the bilinear form
