@@ -9,10 +9,13 @@ from microtensor.ops.conv import (
     adaptive_avg_pool2d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     interpolate,
     max_pool1d,
     max_pool2d,
@@ -20,7 +23,7 @@ from microtensor.ops.conv import (
 )
 
 __all__: list[str] = [
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d",
-    "conv2d", "conv_transpose1d", "conv_transpose2d", "interpolate", "max_pool1d",
-    "max_pool2d", "max_unpool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "interpolate", "max_pool1d", "max_pool2d", "max_unpool2d",
 ]

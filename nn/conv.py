@@ -1,5 +1,6 @@
 """Convolution layers with PyTorch's names, arguments, parameter names and shapes, so weights
-move between the two: `Conv1d`, `Conv2d`, `ConvTranspose1d`, `ConvTranspose2d`.
+move between the two: `Conv1d`, `Conv2d`, `Conv3d`, `ConvTranspose1d`, `ConvTranspose2d`,
+`ConvTranspose3d`.
 
 Unlike `nn.Linear` (which keeps the articles' (in, out) weight), these keep PyTorch's layout:
 a Conv2d weight is (out_channels, in_channels / groups, kh, kw), a ConvTranspose2d weight
@@ -22,7 +23,8 @@ from . import _fconv as F
 from . import init
 from .module import Module, Parameter
 
-__all__: list[str] = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__: list[str] = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                       "ConvTranspose3d"]
 
 
 def _tuple(value: Any, n: int, layer: str, what: str) -> tuple[int, ...]:
@@ -170,4 +172,33 @@ class ConvTranspose1d(ConvTranspose2d):
     def forward(self, x: Tensor) -> Tensor:
         """conv_transpose1d(x, weight, bias)."""
         return self._call(F.conv_transpose1d, x, self.stride, self.padding,
+                          self.output_padding, self.groups, self.dilation)
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution of (N, in_channels, D, H, W) with a weight (out_channels, in_channels /
+    groups, kd, kh, kw), plus bias: PyTorch's nn.Conv3d."""
+
+    _nd = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = np.float64) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """conv3d(x, weight, bias)."""
+        return self._call(F.conv3d, x, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution of (N, in_channels, D, H, W) with a weight (in_channels,
+    out_channels / groups, kd, kh, kw): PyTorch's nn.ConvTranspose3d."""
+
+    _nd = 3
+
+    def forward(self, x: Tensor) -> Tensor:
+        """conv_transpose3d(x, weight, bias)."""
+        return self._call(F.conv_transpose3d, x, self.stride, self.padding,
                           self.output_padding, self.groups, self.dilation)

@@ -1,6 +1,6 @@
 """Pooling and reshaping layers with PyTorch's names and arguments: `MaxPool1d/2d`,
-`AvgPool1d/2d`, `AdaptiveAvgPool1d/2d`, `Flatten`, `Unflatten` and `Upsample` (nearest).
-They hold no parameters; each is the function of the same name in nn.functional."""
+`MaxUnpool2d`, `AvgPool1d/2d/3d`, `AdaptiveAvgPool1d/2d`, `Flatten`, `Unflatten` and
+`Upsample`. They hold no parameters; each is the function of the same name in nn.functional."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from . import _fconv as F
 from .module import Module
 
 __all__: list[str] = [
-    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "Flatten", "MaxPool1d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "Flatten",
+    "MaxPool1d",
     "MaxPool2d", "MaxUnpool2d", "Unflatten", "Upsample",
 ]
 
@@ -93,6 +94,15 @@ class AvgPool2d(_Pool):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    """The mean of each window of (N, C, D, H, W): PyTorch's nn.AvgPool3d."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """avg_pool3d(x)."""
+        return self._run(F.avg_pool3d, x, self.kernel_size, self.stride, self.padding,
+                         self.ceil_mode, self.count_include_pad, self.divisor_override)
 
 
 class AvgPool1d(_Pool):

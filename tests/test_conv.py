@@ -131,6 +131,19 @@ def test_conv_transpose1d_matches_torch(kind):
             np.float64, kind, stride=2, padding=1, output_padding=1, groups=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv3d_and_conv_transpose3d_match_torch(dtype):
+    x = RNG.standard_normal((2, 4, 5, 6, 7))
+    compare(F.conv3d, TF.conv3d, [x, RNG.standard_normal((6, 2, 3, 2, 3)),
+                                  RNG.standard_normal(6)],
+            dtype, stride=(2, 1, 2), padding=(1, 0, 2), dilation=(1, 2, 1), groups=2)
+    compare(F.conv3d, TF.conv3d, [x, RNG.standard_normal((3, 4, 2, 3, 3))], dtype,
+            padding="same")
+    compare(F.conv_transpose3d, TF.conv_transpose3d,
+            [x, RNG.standard_normal((4, 3, 2, 3, 2)), RNG.standard_normal(6)], dtype,
+            stride=(2, 1, 3), padding=(1, 1, 0), output_padding=(1, 0, 2), groups=2)
+
+
 def _torch_pair(layer, torch_layer, dtype):
     """Our layer loaded with the torch layer's parameters (PyTorch's layout as is)."""
     state = {k: v.detach().numpy().astype(dtype) for k, v in torch_layer.state_dict().items()}
@@ -147,6 +160,8 @@ def _torch_pair(layer, torch_layer, dtype):
     ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1,
                                     "groups": 2}, (2, 4, 5, 4)),
     ("ConvTranspose1d", (3, 2, 4), {"stride": 3, "dilation": 2}, (2, 3, 5)),
+    ("Conv3d", (2, 4, (2, 3, 2)), {"stride": (1, 2, 1), "padding": 1}, (2, 2, 4, 5, 4)),
+    ("ConvTranspose3d", (2, 4, 2), {"stride": 2, "output_padding": 1}, (1, 2, 3, 2, 3)),
 ])
 def test_conv_layers_match_torch_with_the_same_weights(name, args, kwargs, shape, dtype):
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
@@ -194,9 +209,12 @@ def test_conv_gradcheck_and_gradgradcheck_small():
     wt = mt.Tensor(RNG.standard_normal((4, 3, 2, 3)), requires_grad=True)
     w1 = mt.Tensor(RNG.standard_normal((3, 4, 2)), requires_grad=True)
     x1 = mt.Tensor(RNG.standard_normal((2, 4, 6)), requires_grad=True)
+    x3 = mt.Tensor(RNG.standard_normal((1, 2, 3, 4, 3)), requires_grad=True)
+    w3 = mt.Tensor(RNG.standard_normal((2, 2, 2, 2, 2)), requires_grad=True)
     cases = [
         (lambda a, b: F.conv2d(a, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
          [x, w]),
+        (lambda a, b: F.conv3d(a, b, stride=(1, 2, 1), padding=(0, 1, 1)), [x3, w3]),
         (lambda a, b: F.conv_transpose2d(a, b, stride=(2, 1), padding=1, output_padding=(1, 0),
                                          groups=2), [x, wt]),
         (lambda a, b: F.conv1d(a, b, stride=2, padding=1), [x1, w1]),

@@ -164,6 +164,14 @@ def test_avg_pool2d_matches_torch(case, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_avg_pool3d_matches_torch(dtype):
+    x = RNG.standard_normal((2, 2, 5, 6, 7))
+    for args in [(2,), ((3, 2, 3), (2, 1, 2), (1, 0, 1), True, False),
+                 (3, 2, 1, True, True, 4)]:
+        compare(nn.AvgPool3d(*args), torch.nn.AvgPool3d(*args), x, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_avg_pool1d_matches_torch(dtype):
     x = RNG.standard_normal((2, 3, 11))
     for k, s, p, ceil, include in [(3, 2, 1, True, False), (2, None, 0, False, True),

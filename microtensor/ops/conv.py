@@ -19,6 +19,7 @@ matrices (one per spatial axis); nearest interpolation is an index.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -33,9 +34,9 @@ from ._util import tensor_arg
 from .shape import _scatter_add
 
 __all__ = [
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d",
-    "conv2d", "conv_transpose1d", "conv_transpose2d", "interpolate", "max_pool1d",
-    "max_pool2d", "max_unpool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "interpolate", "max_pool1d", "max_pool2d", "max_unpool2d",
 ]
 
 Pair = tuple[int, int]
@@ -552,6 +553,31 @@ def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     return _with_bias(y.reshape(y.shape[0], y.shape[1], y.shape[3]), bias)
 
 
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """PyTorch's F.conv3d: input (N, C, D, H, W), weight (O, C/groups, kd, kh, kw), bias (O,);
+    conv2d with a depth axis more."""
+    x = _input(input, 5, "conv3d")
+    w, bias, stride, pads, dilation, groups = _conv_args(
+        "conv3d", x, weight, bias, stride, padding, dilation, groups, 3)
+    y = Conv.apply(x, w, stride=stride, pads=pads, dilation=dilation, groups=groups)
+    return _with_bias(y, bias)
+
+
+def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """PyTorch's F.conv_transpose3d: input (N, C, D, H, W), weight (C, O/groups, kd, kh, kw),
+    bias (O,); conv_transpose2d with a depth axis more."""
+    x = _input(input, 5, "conv_transpose3d")
+    w, bias, stride, pads, dilation, groups = _conv_args(
+        "conv_transpose3d", x, weight, bias, stride, padding, dilation, groups, 3, True)
+    size = _transpose_size("conv_transpose3d", x, w, stride, pads, dilation, output_padding)
+    y = ConvTranspose.apply(x, w, size=size, stride=stride, pads=pads, dilation=dilation,
+                            groups=groups)
+    return _with_bias(y, bias)
+
+
 # --------------------------------------------------------------------- pooling functions
 def _pool_geometry(op: str, shape: tuple[int, ...], kernel_size: Any, stride: Any,
                    padding: Any, dilation: Any, ceil_mode: bool, nd: int) -> tuple:
@@ -653,24 +679,40 @@ def _counts(n_in: int, out: int, k: int, s: int, p: int, include_pad: bool) -> n
     return end - start
 
 
+def _avg_pool(op: str, x: Tensor, nd: int, kernel_size: Any, stride: Any, padding: Any,
+              ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
+    """Average pooling over nd spatial axes: a convolution of each channel with a kernel of
+    ones, times the constant reciprocal window counts."""
+    kernel, stride, pads, _, out, padding = _pool_geometry(
+        op, x.shape, kernel_size, stride, padding, 1, ceil_mode, nd)
+    n, c, *sp = x.shape
+    ones = np.ones((1, 1, *kernel), dtype=x.dtype)
+    y = Conv.apply(x.reshape(n * c, 1, *sp), ones, stride=stride, pads=pads,
+                   dilation=(1,) * nd, groups=1).reshape(n, c, *out)
+    if divisor_override:
+        return y * (1.0 / divisor_override)
+    counts = functools.reduce(np.multiply.outer, (
+        _counts(m, o, k, s, p, count_include_pad)
+        for m, o, k, s, p in zip(sp, out, kernel, stride, padding)))
+    return y * (1.0 / counts).astype(x.dtype)
+
+
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     """PyTorch's F.avg_pool2d on (N, C, H, W): the mean of each window (stride defaults to the
     kernel size; zero padding, counted in the divisor when count_include_pad). A convolution
     of each channel with a kernel of ones, divided by the window counts."""
-    x = _input(input, 4, "avg_pool2d")
-    kernel, stride, pads, _, out, padding = _pool_geometry(
-        "avg_pool2d", x.shape, kernel_size, stride, padding, 1, ceil_mode, 2)
-    n, c, h, w = x.shape
-    ones = np.ones((1, 1, *kernel), dtype=x.dtype)
-    y = Conv.apply(x.reshape(n * c, 1, h, w), ones, stride=stride, pads=pads, dilation=(1, 1),
-                   groups=1).reshape(n, c, *out)
-    if divisor_override:
-        return y * (1.0 / divisor_override)
-    counts = np.outer(*(_counts(m, o, k, s, p, count_include_pad) for m, o, k, s, p in
-                        zip((h, w), out, kernel, stride, padding)))
-    return y * (1.0 / counts).astype(x.dtype)
+    return _avg_pool("avg_pool2d", _input(input, 4, "avg_pool2d"), 2, kernel_size, stride,
+                     padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """PyTorch's F.avg_pool3d on (N, C, D, H, W): avg_pool2d with a depth axis more."""
+    return _avg_pool("avg_pool3d", _input(input, 5, "avg_pool3d"), 3, kernel_size, stride,
+                     padding, ceil_mode, count_include_pad, divisor_override)
 
 
 def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
