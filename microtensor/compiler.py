@@ -32,6 +32,8 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import inspect
+import keyword
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -215,6 +217,14 @@ class Compiled:
             raise RuntimeError("compile: call the compiled function once before reading source")
         return self._last.source
 
+    @property
+    def run_source(self) -> str:
+        """The function the latest plan runs: `source`'s arithmetic plus the Tensor
+        bookkeeping (reading `.data`, writing `.grad`, calling effects)."""
+        if self._last is None:
+            raise RuntimeError("compile: call the compiled function once before reading source")
+        return self._last.run_source
+
     def __call__(self, *args: Any) -> Any:
         if self.eager_reason is not None:
             return self.fn(*args)
@@ -348,6 +358,60 @@ def _what_changed(plan: Any, key: Any, plans: dict[Any, Any]) -> str:
     return f"the inputs or grad mode changed (now {key!r})"
 
 
+# ------------------------------------------------------------------------ code templates
+class Emit:
+    """What an op's code template sees: `emit_forward(self, e)` and `emit_backward(self, e)`
+    on a Function subclass write the op as NumPy statements, with the arithmetic of its own
+    `forward` / `backward` (the same helpers, in the same order), so that a replay that uses
+    the template is bit-identical to one that calls the op. `self` is the traced node (its
+    `needs_input_grad` and what forward kept: reduction, counts); shape- and dtype-dependent
+    choices are taken from `e.values` at trace time (the plan's guards keep them valid).
+
+    Forward: `e.args` are the expressions of the positional arguments, `e.kw` of the keyword
+    ones, `e.values` / `e.kwargs` their traced values (arrays for Tensors), `e.out` the
+    variable to assign and `e.out_value` the traced result. Return the lines, or None where
+    the template does not cover these inputs (the op is then called as it is).
+    Backward: `e.grad` is the incoming gradient's expression and `e.targets[i]` the variable
+    proposed for input i's gradient (None where no gradient is needed); return
+    `(lines, exprs)`, exprs[i] the expression of input i's gradient (often `e.targets[i]`).
+    `e.local(hint)` names a temporary shared by the two templates (a loss's difference);
+    `e.fn(name, obj, module)` a helper (`from module import name` in the source's header);
+    `e.const(hint, value, source)` an array made once (`source` rebuilds it in the header).
+    """
+
+    def __init__(self, plan: _Plan, node: Function, values: list[Any], kwargs: dict[str, Any],
+                 args: list[str], kw: dict[str, str], out: str, out_value: np.ndarray) -> None:
+        self._plan = plan
+        self.node, self.values, self.kwargs = node, values, kwargs
+        self.args, self.kw, self.out, self.out_value = args, kw, out, out_value
+        self.grad = ""
+        self.targets: list[str | None] = []
+        self._locals: dict[str, str] = {}
+
+    def local(self, hint: str, name: str | None = None) -> str:
+        """A variable for this op's temporary `hint` (called `name` if that is free), the
+        same variable in forward and backward."""
+        var = self._locals.get(hint)
+        if var is None:
+            var = self._locals[hint] = self._plan._fresh(name or f"{self.out}_{hint}")
+        return var
+
+    def fn(self, name: str, obj: Any, module: str) -> str:
+        """The name under which generated code calls `obj` (`from module import name`)."""
+        return self._plan._helper(name, obj, module)
+
+    def const(self, hint: str, value: Any, source: str) -> str:
+        """A constant array (made once, read-only) named after `hint`; `source` is the
+        expression that rebuilds it in the standalone source's header."""
+        return self._plan._const_named(hint, value, source)
+
+    def lit(self, value: Any) -> str:
+        """A Python number, string, tuple or None as source text."""
+        if isinstance(value, float) and not np.isfinite(value):
+            return f"float({str(value)!r})"
+        return repr(value)
+
+
 # ------------------------------------------------------------------------ the plan
 def _data(a: Any) -> np.ndarray:
     return a.data if isinstance(a, Tensor) else np.asarray(a)
@@ -357,64 +421,124 @@ def _fit(g: Any, shape: tuple[int, ...], dtype: Any, n: Any, i: int) -> Any:
     return _engine._fit(g, shape, dtype, n, i)
 
 
+# what each kind of op's output is called in the source: the articles' z (a layer's
+# pre-activation), h (an activation) and loss
+_LAYER_OPS = {"Linear": "z", "MatMul": "z", "LinearSigmoid": "h", "LinearTanh": "h",
+              "LinearReLU": "h"}
+_ACTIVATIONS = {"Sigmoid", "Tanh", "Relu", "Softplus"}
+_LOSSES = {"SquaredError", "BinaryCrossEntropy", "SoftmaxCrossEntropy"}
+_RESERVED = {"np"}
+
+
+def _identifier(text: str) -> str:
+    """A Python identifier made from a dotted parameter path ("0.weight" -> "layer0_weight")."""
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or "t"
+    if name[0].isdigit():
+        name = "layer" + name
+    return name if not keyword.iskeyword(name) else name + "_"
+
+
 class _Plan:
-    """The replayable program built from one trace, with its guards."""
+    """The replayable program built from one trace, with its guards.
+
+    Each line is kept with where it belongs: "both" (the arithmetic: the replay and the
+    standalone source), "run" (Tensor bookkeeping only the replay does: reading `.data`,
+    writing `.grad`, calling effects) or "src" (what only the source shows)."""
 
     def __init__(self, rec: _Recorder, args: tuple[Any, ...], result: Any,
                  fn: Callable[..., Any]) -> None:
         self.ns: dict[str, Any] = {"_data": _data, "_fit": _fit, "_add": _engine._add,
                                    "_make": _make, "_np": np, "_asarray": np.asarray,
                                    "_array": np.array, "_ones": np.ones}
-        self.lines: list[str] = []
+        self.lines: list[tuple[str, str]] = []
+        self.used: set[str] = set(self.ns) | _RESERVED | set(dir(builtins))
+        self.header: dict[str, str] = {}  # name -> the header line that defines it
+        self.src_params: list[str] = []  # what the standalone function takes (arrays)
         self.slots: dict[int, str] = {}  # id(Tensor or array) -> variable holding its array
         self.keep: list[Any] = []  # objects whose ids are keys of slots (kept alive)
-        self.leaves: list[Tensor] = []
         self.leaf_guards: list[tuple[Tensor, tuple[int, ...], Any]] = []
+        self.group_guards: list[tuple[dict[str, Any], tuple[int, ...], bool]] = []
         self.counter = 0
+        self.layer = 0
+        self.last_layer_out: str | None = None
         self.modules = [(m, getattr(m, "training", None), _attr_ids(m))
                         for m in rec.modules.values()]
+        self.module_names = _module_names(rec.modules.values())
         self.arg_arrays: list[tuple[str, np.ndarray]] = []
         self.commits: list[tuple[str, Tensor]] = []
+        self.grad_state: dict[int, str | None] = {}  # id(leaf) -> .grad's array (None: unset)
         self.effects: list[Any] = []
-        params = []
+        self.emits: dict[int, Emit] = {}  # id(node) -> its template context
+        self.outputs: dict[int, str] = {}  # id(node) -> its output's variable
+        self.generic_nodes: dict[int, str] = {}  # id(node) -> the node an op call uses
+        self.scope_shown: Any = None
+        params = _param_names(fn, len(args))
         for k, a in enumerate(args):
-            params.append(f"a{k}")
             if isinstance(a, (Tensor, np.ndarray)):
-                name = f"x{k}"
-                self.lines.append(f"{name} = _data(a{k})")
+                name = self._fresh(params[k])
+                params[k] = name
+                self.src_params.append(name)
+                if isinstance(a, Tensor):
+                    self.lines.append((f"{name} = {name}.data", "run"))
                 self._bind(a, name)
                 if isinstance(a, Tensor):
                     self._bind(a.data, name)
                 self.arg_arrays.append((name, _data(a)))
-        node_names: dict[int, str] = {}
+            else:
+                params[k] = self._fresh(params[k])
         for event in rec.events:
             kind = event[0]
             if kind == "op":
-                self._op(event[1], node_names)
+                self._op(event[1])
             elif kind == "effect":
-                _, method, eargs, ekwargs = event
-                e = self._const((method, eargs, ekwargs), "effect")
-                self.effects.append(eargs[0] if eargs else getattr(method, '__self__', None))
-                self.lines.append(f"{e}[0](*{e}[1], **{e}[2])")
+                self._effect(*event[1:])
             else:
-                self._backward(event, node_names)
+                self._backward(event)
         self.result_expr = self._result(result)
-        body = "\n".join("    " + line for line in self.lines)
         name = getattr(fn, "__name__", "step")
         name = name if name.isidentifier() else "step"
-        self.source = (f"def {name}_compiled({', '.join(params)}):\n{body}\n"
-                       f"    return {self.result_expr}\n")
-        code = builtins.compile(self.source, f"<mt.compile {name}>", "exec")  # our own text
+        run_body = _indent(t for t, where in self.lines if where != "src")
+        self.run_source = (f"def {name}_compiled({', '.join(params)}):\n{run_body}\n"
+                           f"    return {self.result_expr}\n")
+        code = builtins.compile(self.run_source, f"<mt.compile {name}>", "exec")  # our text
         exec(code, self.ns)  # noqa: S102 - runs the program written above, nothing else
         self.run_fn = self.ns[f"{name}_compiled"]
+        self.source = self._standalone(name, result)
 
     # -- naming
     def _new(self, prefix: str) -> str:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
+    def _fresh(self, hint: str) -> str:
+        """`hint`, or `hint_2`, `hint_3`... : a variable name not used yet."""
+        name, k = hint, 1
+        while name in self.used:
+            k += 1
+            name = f"{hint}_{k}"
+        self.used.add(name)
+        return name
+
+    def _helper(self, name: str, obj: Any, module: str) -> str:
+        if self.ns.get(name) is obj:
+            return name
+        alias = self._fresh(name)
+        self.ns[alias] = obj
+        self.header[alias] = (f"from {module} import {name}" if alias == name
+                              else f"from {module} import {name} as {alias}")
+        return alias
+
+    def _const_named(self, hint: str, value: Any, source: str) -> str:
+        for k, v in self.ns.items():  # one binding per constant array
+            if v is value and k in self.header:
+                return k
+        name = self._fresh(hint)
+        self.ns[name] = value
+        self.header[name] = f"{name} = {source}"
+        return name
+
     def _const(self, value: Any, prefix: str = "c") -> str:
-        name = self._new(prefix)
+        name = self._fresh(self._new(prefix))
         self.ns[name] = value
         return name
 
@@ -434,9 +558,10 @@ class _Plan:
             match = self._input_copy(a.data)
             if match is not None:
                 return match
-            leaf = self._const(a, "t")
-            name = self._new("w")
-            self.lines.append(f"{name} = {leaf}.data")
+            name = self._fresh(_identifier(a.name) if a.name else self._new("w"))
+            leaf = self._const(a, f"t_{name}_")
+            self.lines.append((f"{name} = {leaf}.data", "run"))
+            self.src_params.append(name)
             self._bind(a, name)
             self._bind(a.data, name)
             self.leaf_guards.append((a, a.data.shape, a.data.dtype))
@@ -448,10 +573,14 @@ class _Plan:
             match = self._input_copy(a)
             if match is not None:
                 return match
-            return self._const(a)
+            name = self._const(a)
+            self.src_params.append(name)
+            return name
         if a is None or isinstance(a, (bool, int, float, str)):
-            return repr(a)
-        return self._const(a)
+            return repr(a) if not isinstance(a, float) or np.isfinite(a) else f"float('{a}')"
+        name = self._const(a)
+        self.src_params.append(name)
+        return name
 
     def _input_copy(self, arr: np.ndarray) -> str | None:
         """An array made from an input outside ops (a cast, a copy): replayed as that cast of
@@ -459,8 +588,8 @@ class _Plan:
         for name, src in self.arg_arrays:
             if (src.shape == arr.shape and src.dtype != arr.dtype
                     and np.array_equal(src.astype(arr.dtype), arr)):
-                expr = self._new("cast")
-                self.lines.append(f"{expr} = {name}.astype({self._const(arr.dtype, 'dt')})")
+                expr = self._fresh(f"{name}_{arr.dtype}")
+                self.lines.append((f"{expr} = {name}.astype({str(arr.dtype)!r})", "both"))
                 self._bind(arr, expr)
                 return expr
             if src.shape == arr.shape and src.dtype == arr.dtype and arr is not src and (
@@ -469,84 +598,252 @@ class _Plan:
                 return name
         return None
 
+    def _comment(self, node: Any, what: str = "") -> None:
+        """A comment naming the module that made the op, once per block of its ops."""
+        scope = getattr(node, "_scope", None) or ()
+        owner = scope[-1] if scope else None
+        key = (id(owner), what)
+        if owner is None or key == self.scope_shown:
+            return
+        self.scope_shown = key
+        name = self.module_names.get(id(owner), "")
+        label = f"{name} ({type(owner).__name__})" if name else type(owner).__name__
+        self.lines.append((f"# {what}{label}", "both"))
+
+    def _out_name(self, cls: type[Function]) -> str:
+        kind = cls.__name__
+        if kind in _LAYER_OPS:
+            self.layer += 1
+            name = f"{_LAYER_OPS[kind]}{self.layer}"
+            self.last_layer_out = name if name.startswith("z") else None
+        elif kind in _LOSSES:
+            name = "loss"
+        elif kind in _ACTIVATIONS and self.last_layer_out is not None:
+            name = f"h{self.layer}"
+            self.last_layer_out = None
+        else:
+            name = self._new("v")
+        return self._fresh(name)
+
     # -- ops
-    def _op(self, call: _Call, node_names: dict[int, str]) -> None:
+    def _op(self, call: _Call) -> None:
         args = [self._value(a) for a in call.args]
-        kwargs = ", ".join(f"{k}={self._value(v)}" for k, v in call.kwargs.items())
+        kw = {k: self._value(v) for k, v in call.kwargs.items()}
         node = call.out.grad_fn
         if node is None:  # an op that records nothing (no input needs grad): a fresh instance
             node = object.__new__(call.cls)
             node.saved = ()
             node.needs_input_grad = (False,) * len(call.args)
-        n = self._const(node, "n")
-        node_names[id(node)] = n
-        self.keep.append(node)
-        out = self._new("v")
-        self.lines.append(f"{n}._raw_inputs = [{', '.join(args)}]")
-        call_args = ", ".join(args + ([kwargs] if kwargs else []))
-        self.lines.append(f"{out} = {n}.forward({call_args})")
-        self.lines.append(f"if type({out}) is not _np.ndarray: {out} = _asarray({out})")
+        else:
+            self._comment(node)
+        out = self._out_name(call.cls)
+        self.outputs[id(node)] = out
+        lines = None
+        if hasattr(call.cls, "emit_forward"):
+            e = Emit(self, node, [a.data if isinstance(a, Tensor) else a for a in call.args],
+                     {k: v.data if isinstance(v, Tensor) else v for k, v in call.kwargs.items()},
+                     args, kw, out, call.out.data)
+            lines = node.emit_forward(e)
+            if lines is not None:
+                self.emits[id(node)] = e
+        if lines is None:
+            n = self._const(node, "n")
+            self.src_params.append(n)
+            self.keep.append(node)
+            self.lines.append((f"{n}._raw_inputs = [{', '.join(args)}]", "run"))
+            call_args = ", ".join(args + [f"{k}={v}" for k, v in kw.items()])
+            lines = [f"{out} = {n}.forward({call_args})",
+                     f"if type({out}) is not _np.ndarray: {out} = _asarray({out})"]
+            self.generic_nodes[id(node)] = n
+        self.lines.extend((t, "both") for t in lines)
         self._bind(call.out, out)
         self._bind(call.out.data, out)
 
+    # -- effects (an optimizer's step and zero_grad, a scheduler's step)
+    def _effect(self, method: Callable[..., Any], eargs: tuple[Any, ...],
+                ekwargs: dict[str, Any]) -> None:
+        obj = eargs[0] if eargs else getattr(method, "__self__", None)
+        self.effects.append(obj)
+        if self._inline_effect(method, obj, eargs[1:], ekwargs):
+            return
+        e = self._const(functools.partial(method, *eargs, **ekwargs), "effect")
+        label = f"{type(obj).__name__}.{getattr(method, '__name__', 'call')}"
+        self.lines.append((f"# {label}() runs as it is (not written out)", "src"))
+        self.lines.append((f"{e}()  # {label}", "run"))
+        for t in self._group_params(obj):
+            self.grad_state.pop(id(t), None)  # unknown after a call
+
+    @staticmethod
+    def _group_params(obj: Any) -> list[Any]:
+        groups = getattr(obj, "param_groups", None)
+        if not isinstance(groups, list):
+            return []
+        return [p for g in groups if isinstance(g, dict) for p in g.get("params", ())]
+
+    def _inline_effect(self, method: Callable[..., Any], obj: Any, args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> bool:
+        """Write out an optimizer's zero_grad(set_to_none=True), and plain SGD's step (no
+        momentum, no weight decay: `p.data -= lr * p.grad.data`, nn/optim/sgd.py
+        `_update_group`), as the statements they run; anything else stays a call."""
+        cls = type(obj)
+        if not cls.__module__.startswith("nn.optim") or not isinstance(
+                getattr(obj, "param_groups", None), list):
+            return False
+        what = getattr(method, "__qualname__", "")
+        groups = obj.param_groups
+        if what == "Optimizer.zero_grad":
+            if not (args in ((), (True,)) and kwargs in ({}, {"set_to_none": True})):
+                return False
+            for g in groups:
+                self.group_guards.append((g, tuple(map(id, g["params"])), False))
+                for p in g["params"]:
+                    t = self._const(p, "t_param")
+                    self.lines.append((f"{t}.grad = None", "run"))
+                    self.grad_state[id(p)] = None
+            return True
+        update = getattr(cls, "_update_group", None)
+        if (what != "Optimizer.step" or args or kwargs or update is None
+                or update.__qualname__ != "SGD._update_group"):
+            return False
+        for g in groups:
+            if g.get("momentum") != 0 or g.get("weight_decay") != 0:
+                return False
+            if any(id(p) not in self.grad_state for p in g["params"]):
+                return False  # a .grad the plan cannot name: the call reads it
+        self.lines.append((f"# {cls.__name__}.step(): p -= lr * d_p", "both"))
+        for g in groups:
+            self.group_guards.append((g, tuple(map(id, g["params"])), True))
+            group = self._const(g, "group")
+            lr = self._fresh("lr")
+            self.src_params.append(lr)
+            self.lines.append((f"{lr} = {group}['lr']", "run"))
+            for p in g["params"]:
+                grad = self.grad_state[id(p)]
+                if grad is None:
+                    continue
+                self.lines.append((f"{self._value(p)} -= {lr} * {grad}", "both"))
+        return True
+
     # -- backward
-    def _backward(self, event: tuple[Any, ...], node_names: dict[int, str]) -> None:
+    def _backward(self, event: tuple[Any, ...]) -> None:
         _, tensor, gradient, schedule, retain = event
         root = self._value(tensor)
         if gradient is None:
-            seed = f"_ones({root}.shape, {root}.dtype)"
+            seed = f"d_{root}"
+            self.lines.append((f"{seed} = _ones({root}.shape, {root}.dtype)", "run"))
+            self.lines.append((f"{seed} = np.ones({root}.shape, {root}.dtype)", "src"))
+            self.used.add(seed)
         else:
             seed = self._value(gradient)
         grads: dict[int, str] = {}  # id(node) -> variable of its summed gradient
         sink: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, variable, owned]
-        results = "r"
-        owned = False
-        current = None
-        for ev in schedule.events:
-            if ev[0] == "node":
-                current = ev[1]
-                n = node_names.get(id(current))
-                if n is None:
-                    raise _Unsupported(f"backward through {type(current).__name__}, an op made "
-                                       "before the step")
-                self.lines.append(f"{results} = {n}.backward({grads.pop(id(current))})")
-                self.lines.append(f"if type({results}) is not tuple: {results} = {results} "
-                                  f"if type({results}) is list else ({results},)")
-                if not retain:
-                    self.lines.append(f"{n}.saved = None")
-                owned = current._fresh_grads
+        events = schedule.events
+        k = 0
+        while k < len(events):
+            node = None
+            if events[k][0] == "node":
+                node = events[k][1]
+                k += 1
+            edges = []
+            while k < len(events) and events[k][0] == "edge":
+                edges.append(events[k])
+                k += 1
+            if node is None:
+                exprs: dict[int, str] = {ev[2]: seed for ev in edges}
+                self._edges(edges, exprs, grads, sink, False)
+            else:
+                self._node_backward(node, edges, grads, sink, retain)
+        # .grad, as backward() writes it (engine._commit)
+        for leaf, var, is_owned in sink.values():
+            t = self._const(leaf, "t_grad")
+            self.commits.append((var, leaf))
+            fresh = var if is_owned else f"_array({var})"
+            state = self.grad_state.get(id(leaf), "?")
+            if state is None:
+                self.lines.append((f"{t}.grad = _make({fresh})", "run"))
+                self.grad_state[id(leaf)] = var
                 continue
-            _, src, i, e, returned, fitted = ev
-            value = seed if src is None else f"{results}[{i}]"
+            self.lines.append((f"if {t}.grad is None: {t}.grad = _make({fresh})", "run"))
+            self.lines.append((f"else: {t}.grad = _make(_asarray({t}.grad.data + {var}))",
+                               "run"))
+            self.grad_state.pop(id(leaf), None)
+
+    def _receiver(self, e: Any) -> str:
+        """The gradient variable for the tensor that edge target `e` stands for."""
+        if isinstance(e, Tensor):
+            return f"d_{self._value(e)}"
+        return f"d_{self.outputs.get(id(e), 'v')}"
+
+    def _node_backward(self, node: Function, edges: list[tuple[Any, ...]],
+                       grads: dict[int, str], sink: dict[int, list[Any]], retain: bool) -> None:
+        g = grads.pop(id(node))
+        self._comment(node, "backward of ")
+        e = self.emits.get(id(node))
+        exprs: dict[int, str] = {}
+        if e is not None:
+            targets: list[str | None] = [None] * len(node.needs_input_grad)
+            for ev in edges:
+                _, _, i, recv, returned, fitted = ev
+                have = sink if isinstance(recv, Tensor) else grads
+                name = self._receiver(recv)
+                direct = id(recv) not in have and returned == fitted and name not in self.used
+                targets[i] = name if direct else f"{name}_part"
+                if direct:
+                    self.used.add(name)
+                else:
+                    targets[i] = self._fresh(f"{name}_part")
+            for i, need in enumerate(node.needs_input_grad):
+                if need and targets[i] is None:
+                    targets[i] = self._fresh("unused")
+            e.grad, e.targets = g, targets
+            lines, results = node.emit_backward(e)
+            self.lines.extend((t, "both") for t in lines)
+            exprs = {ev[2]: results[ev[2]] for ev in edges}
+        else:
+            n = self.generic_nodes.get(id(node))
+            if n is None:
+                raise _Unsupported(f"backward through {type(node).__name__}, an op made "
+                                   "before the step")
+            r = self._fresh("r")
+            self.lines.append((f"{r} = {n}.backward({g})", "both"))
+            self.lines.append((f"if type({r}) is not tuple: {r} = {r} if type({r}) is list "
+                               f"else ({r},)", "both"))
+            if not retain:
+                self.lines.append((f"{n}.saved = None", "run"))
+            exprs = {ev[2]: f"{r}[{ev[2]}]" for ev in edges}
+        self._edges(edges, exprs, grads, sink, node._fresh_grads)
+
+    def _edges(self, edges: list[tuple[Any, ...]], exprs: dict[int, str],
+               grads: dict[int, str], sink: dict[int, list[Any]], owned: bool) -> None:
+        for _, src, i, e, returned, fitted in edges:
+            value = exprs[i]
             if returned != fitted or returned[0] is not np.ndarray:
                 shape, dtype = (e.data.shape, e.data.dtype) if isinstance(e, Tensor) else (
                     e._shape, e._dtype)
-                value = (f"_fit({value}, {shape!r}, {self._const(dtype, 'dt')}, "
-                         f"{node_names.get(id(src), 'None')}, {i})")
+                n = self.generic_nodes.get(id(src), "None")
+                value = f"_fit({value}, {shape!r}, {str(dtype)!r}, {n}, {i})"
+            zero_d = fitted[1] == ()
             if isinstance(e, Tensor):
                 entry = sink.get(id(e))
                 if entry is None:
-                    var = self._new("s")
-                    self.lines.append(f"{var} = {value}")
+                    var = self._receiver(e)
+                    self.used.add(var)
+                    if value != var:
+                        self.lines.append((f"{var} = {value}", "both"))
                     sink[id(e)] = [e, var, owned and src is not None]
                 else:
-                    self.lines.append(f"{entry[1]} = _add({entry[1]}, {value})")
+                    self.lines.append((_sum_line(entry[1], value, zero_d), "both"))
                     entry[2] = True
                 continue
             var = grads.get(id(e))
             if var is None:
-                var = self._new("g")
+                var = self._receiver(e)
+                self.used.add(var)
                 grads[id(e)] = var
-                self.lines.append(f"{var} = {value}")
+                if value != var:
+                    self.lines.append((f"{var} = {value}", "both"))
             else:
-                self.lines.append(f"{var} = _add({var}, {value})")
-        # .grad, as backward() writes it (engine._commit)
-        for leaf, var, is_owned in sink.values():
-            t = self._const(leaf, "leaf")
-            self.commits.append((var, leaf))
-            fresh = var if is_owned else f"_array({var})"
-            self.lines.append(f"if {t}.grad is None: {t}.grad = _make({fresh})")
-            self.lines.append(f"else: {t}.grad = _make(_asarray({t}.grad.data + {var}))")
+                self.lines.append((_sum_line(var, value, zero_d), "both"))
 
     def _result(self, result: Any) -> str:
         if isinstance(result, Tensor):
@@ -564,6 +861,31 @@ class _Plan:
         raise _Unsupported(f"the step returns a {type(result).__name__} made outside ops "
                            "(return the Tensor and call .item() on it outside the step)")
 
+    def _standalone(self, name: str, result: Any) -> str:
+        """The program as a module of its own: imports, constants, and a function of arrays
+        (the inputs, the parameters, each learning rate) that returns the result's arrays
+        and the gradients."""
+        imports: dict[str, list[str]] = {}
+        consts = []
+        for line in self.header.values():
+            if line.startswith("from "):
+                module, _, what = line[5:].partition(" import ")
+                imports.setdefault(module, []).append(what)
+            else:
+                consts.append(line)
+        head = ["import numpy as np"] + [f"from {m} import {', '.join(sorted(w))}"
+                                         for m, w in sorted(imports.items())] + consts
+        body = [t for t, where in self.lines if where != "run"]
+        out = self.result_expr.replace("_make(", "(")
+        grads = "".join(f"\n        {self._leaf_name(t)!r}: {v}," for v, t in self.commits)
+        params = ", ".join(self.src_params)
+        text = "\n".join(head) + f"\n\n\ndef {name}({params}):\n"
+        text += _indent(body)
+        return text + f"\n    return {out}, {{{grads}\n    }}\n"
+
+    def _leaf_name(self, t: Tensor) -> str:
+        return self.slots.get(id(t), "?")
+
     # -- running
     def guards_hold(self) -> bool:
         return self.broken_guard() is None
@@ -579,6 +901,10 @@ class _Plan:
                 return f"{type(m).__name__} switched between train() and eval()"
             if _attr_ids(m) != ids:
                 return f"an attribute of {type(m).__name__} was replaced"
+        for g, ids, plain in self.group_guards:
+            if tuple(map(id, g["params"])) != ids or plain and (
+                    g.get("momentum", 0) != 0 or g.get("weight_decay", 0) != 0):
+                return "an optimizer's parameter group or its momentum/weight decay changed"
         return None
 
     def run(self, args: tuple[Any, ...]) -> Any:
@@ -600,6 +926,42 @@ class _Plan:
             if obj is not None and hasattr(obj, "__dict__"):
                 objs.setdefault(id(obj), obj)
         return list(objs.values())
+
+
+def _indent(lines: Any) -> str:
+    return "\n".join("    " + part for t in lines for part in t.split("\n"))
+
+
+def _sum_line(var: str, value: str, zero_d: bool) -> str:
+    """`var = var + value` (engine._add: a 0-d sum goes through _add, which keeps an array)."""
+    return f"{var} = _add({var}, {value})" if zero_d else f"{var} = {var} + {value}"
+
+
+def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
+    """The names of fn's first n positional parameters (a0, a1, ... where unknown)."""
+    names = [f"a{k}" for k in range(n)]
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return names
+    pos = [p.name for p in sig.parameters.values()
+           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for k, p in enumerate(pos[:n]):
+        if p.isidentifier() and not keyword.iskeyword(p):
+            names[k] = p
+    return names
+
+
+def _module_names(modules: Any) -> dict[int, str]:
+    """id(module) -> its dotted path in the outermost module that holds it ("0", "fc1")."""
+    names: dict[int, str] = {}
+    for m in modules:
+        walk = getattr(m, "named_modules", None)
+        if walk is None or id(m) in names:
+            continue
+        for path, sub in walk():
+            names.setdefault(id(sub), path)
+    return names
 
 
 def _attr_ids(m: Any) -> tuple[int, ...]:

@@ -12,7 +12,10 @@ import pytest
 
 import microtensor as mt
 import nn
-from microtensor.compiler import CompileError, compile as mt_compile
+from microtensor.compiler import CompileError
+from microtensor.compiler import compile as mt_compile
+
+builtins_compile = compile
 
 
 def _mlp(seed: int, sizes: tuple[int, ...], act: str = "Sigmoid", dtype: Any = np.float64,
@@ -43,11 +46,11 @@ def _trainer(model: nn.Module, loss_fn: nn.Module, opt: Any) -> Any:
 
 CASES = {
     "xor-sse-sgd": ((3, 4, 1), "Sigmoid", lambda: nn.MSELoss(reduction="sum"), "sgd", "reg"),
-    "bce-adam": ((2, 5, 1), "Sigmoid", lambda: nn.BCEWithLogitsLoss(), "adam", "bin"),
+    "bce-adam": ((2, 5, 1), "Sigmoid", nn.BCEWithLogitsLoss, "adam", "bin"),
     "ce-sum-sgd-fused": ((4, 5, 3), "Sigmoid", lambda: nn.CrossEntropyLoss(reduction="sum"),
                          "sgd", "cls"),
-    "ce-relu-momentum": ((6, 16, 8, 3), "ReLU", lambda: nn.CrossEntropyLoss(), "momentum", "cls"),
-    "tanh-mse-adamw-f32": ((3, 7, 2), "Tanh", lambda: nn.MSELoss(), "adamw", "reg"),
+    "ce-relu-momentum": ((6, 16, 8, 3), "ReLU", nn.CrossEntropyLoss, "momentum", "cls"),
+    "tanh-mse-adamw-f32": ((3, 7, 2), "Tanh", nn.MSELoss, "adamw", "reg"),
 }
 
 
@@ -133,7 +136,10 @@ def test_dropout_draws_a_new_mask_each_replay_as_eager_does() -> None:
     def run(compiled: bool) -> list[float]:
         mt.manual_seed(11)
         model = nn.Sequential(nn.Linear(3, 16), nn.Dropout(0.5), nn.Linear(16, 1))
-        f = (lambda x: model(x).sum())
+
+        def f(x: mt.Tensor) -> mt.Tensor:
+            return model(x).sum()
+
         f = mt_compile(f) if compiled else f
         x = mt.tensor(np.ones((4, 3)))
         return [f(x).item() for _ in range(5)]
@@ -248,15 +254,51 @@ def test_inplace_change_inside_the_step_runs_eagerly() -> None:
     assert buf.data.tolist() == [2.0, 2.0]
 
 
-def test_source_is_the_replayed_program() -> None:
+def test_source_reads_as_numpy_backprop_and_runs_on_its_own() -> None:
+    """step.source is the article's backprop as NumPy (named after the parameters, no op
+    calls), and run by itself on copies of the arrays it gives the compiled step's numbers."""
     model, step = _simple()
     c = mt_compile(step)
     with pytest.raises(RuntimeError, match="call the compiled function once"):
         _ = c.source
-    c(*_data("reg", 8, 3, 1, np.float64, 0))
+    x, y = _data("reg", 8, 3, 1, np.float64, 0)
+    c(x, y)
     src = c.source
-    assert src.startswith("def step_compiled(") and ".backward(" in src and ".forward(" in src
-    compile(src, "<check>", "exec")  # valid Python
+    assert src.startswith("import numpy as np") and ".forward(" not in src
+    assert ".backward(" not in src
+    for line in ("z1 = dot(x, layer0_weight)", "h1 = expit(z1)", "d_z1 *= d_h1",
+                 "d_layer0_weight = dot(x.T, d_z1)", "layer0_weight -= lr * d_layer0_weight",
+                 "# backward of 1 (Sigmoid)"):
+        assert line in src, line
+    ns: dict[str, Any] = {}
+    exec(builtins_compile(src, "<source>", "exec"), ns)  # noqa: S102 - our own program
+    x, y = _data("reg", 8, 3, 1, np.float64, 1)
+    params = {name.replace(".", "_").join(("layer", "")): p.data.copy()
+              for name, p in model.named_parameters()}
+    loss, grads = ns["step"](x.data, y.data, **params, lr=0.1)
+    expected = c(x, y)
+    assert loss.item() == expected.item()
+    for name, p in model.named_parameters():
+        key = "layer" + name.replace(".", "_")
+        np.testing.assert_array_equal(grads[key], p.grad.data, err_msg=name)
+        np.testing.assert_array_equal(params[key], p.data, err_msg=name)  # updated in place
+    assert "layer0_weight = t_" in c.run_source  # the replay reads the Parameter itself
+
+
+def test_an_op_without_a_template_is_called_as_it_is() -> None:
+    w = mt.tensor([1.0, -2.0, 3.0], requires_grad=True)
+
+    def f(x: mt.Tensor) -> mt.Tensor:
+        out = (x * w).abs().sum()  # Abs has no code template
+        out.backward()
+        return out
+
+    c = mt_compile(f, check=True)
+    for i in range(3):
+        w.grad = None
+        c(mt.tensor([1.0, 2.0, float(i)]))
+    assert ".forward(" in c.source and ".backward(" in c.source
+    np.testing.assert_array_equal(w.grad.data, [1.0, -2.0, 2.0])
 
 
 def test_compile_as_decorator_and_bad_arguments() -> None:

@@ -27,6 +27,14 @@ class Add(Function):
     def backward(self, grad: Any) -> tuple[Any, Any]:
         return grad, grad
 
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.args[0]} + {e.args[1]}"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: the incoming gradient, to both."""
+        return [], [e.grad, e.grad]
+
     def jvp(self, tx: Any, ty: Any) -> Any:
         return V.add_tangents(tx, ty)
 
@@ -39,6 +47,16 @@ class Sub(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         return grad, (-grad if self.needs_input_grad[1] else None)
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.args[0]} - {e.args[1]}"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: the gradient, and its negation."""
+        if not self.needs_input_grad[1]:
+            return [], [e.grad, None]
+        return [f"{e.targets[1]} = -{e.grad}"], [e.grad, e.targets[1]]
 
     def jvp(self, tx: Any, ty: Any) -> Any:
         return V.add_tangents(tx, None if ty is None else -ty)
@@ -55,6 +73,19 @@ class Mul(Function):
         x, y = self.saved
         need_x, need_y = self.needs_input_grad
         return (grad * y if need_x else None), (grad * x if need_y else None)
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.args[0]} * {e.args[1]}"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad * y, grad * x."""
+        lines, out = [], [None, None]
+        for i, other in ((0, e.args[1]), (1, e.args[0])):
+            if self.needs_input_grad[i]:
+                out[i] = e.targets[i]
+                lines.append(f"{out[i]} = {e.grad} * {other}")
+        return lines, out
 
     def jvp(self, tx: Any, ty: Any) -> Any:
         x, y = self.saved
@@ -90,6 +121,14 @@ class Neg(Function):
 
     def backward(self, grad: Any) -> Any:
         return -grad
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = -{e.args[0]}"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: -grad."""
+        return [f"{e.targets[0]} = -{e.grad}"], [e.targets[0]]
 
     def jvp(self, t: Any) -> Any:
         return -t
@@ -131,6 +170,27 @@ class Pow(Function):
             grad_y = grad * out * log_x
         return grad_x, grad_y
 
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """Code template for a constant exponent other than 0 (mt.compile, compiler.Emit);
+        a tensor exponent, or 0 (whose gradient needs backward's masks), is called as it is."""
+        y = e.values[1]
+        if type(y) not in (int, float) or y == 0:
+            return None
+        expr = f"{e.args[0]} ** {e.lit(y)}"
+        if e.out_value.ndim == 0:
+            expr = f"{e.fn('asarray', np.asarray, 'numpy')}({expr})"
+        return [f"{e.out} = {expr}"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad * y * x ** (y - 1), with y - 1 taken when traced."""
+        if not self.needs_input_grad[0]:
+            return [], [None, None]
+        if self.unit_exponent:
+            return [], [e.grad, None]
+        y = e.values[1]
+        line = f"{e.targets[0]} = {e.grad} * {e.lit(y)} * {e.args[0]} ** {e.lit(y - 1)}"
+        return [line], [e.targets[0], None]
+
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
         return V.diagonal_jvp(self, tangents)
@@ -162,6 +222,14 @@ class Exp(Function):
         (out,) = self.saved
         return grad * out
 
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.fn('exp', np.exp, 'numpy')}({e.args[0]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad * out."""
+        return [f"{e.targets[0]} = {e.grad} * {e.out}"], [e.targets[0]]
+
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
         return V.diagonal_jvp(self, tangents)
@@ -177,6 +245,14 @@ class Log(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad / x
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.fn('log', np.log, 'numpy')}({e.args[0]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad / x."""
+        return [f"{e.targets[0]} = {e.grad} / {e.args[0]}"], [e.targets[0]]
 
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
@@ -245,6 +321,14 @@ class Tanh(Function):
         (out,) = self.saved
         return V.tanh_grad(grad, out)
 
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.fn('tanh', np.tanh, 'numpy')}({e.args[0]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: tanh_grad, grad * (1 - out * out)."""
+        return [f"{e.targets[0]} = {e.grad} * (1 - {e.out} * {e.out})"], [e.targets[0]]
+
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
         return V.diagonal_jvp(self, tangents)
@@ -267,6 +351,17 @@ class Sigmoid(Function):
         (out,) = self.saved
         return V.sigmoid_grad(grad, out)
 
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit): SciPy's expit."""
+        from scipy import special  # what V.expit calls
+
+        return [f"{e.out} = {e.fn('expit', special.expit, 'scipy.special')}({e.args[0]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: sigmoid_grad's three steps, (1 - out) * out * grad."""
+        d = e.targets[0]
+        return [f"{d} = 1 - {e.out}", f"{d} *= {e.out}", f"{d} *= {e.grad}"], [d]
+
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""
         return V.diagonal_jvp(self, tangents)
@@ -282,6 +377,16 @@ class Relu(Function):
     def backward(self, grad: Any) -> Any:
         (x,) = self.saved
         return grad * V.relu_slope(x)
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.fn('maximum', np.maximum, 'numpy')}({e.args[0]}, 0)"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad * relu_slope(x), the slope (sign(x) + 1) * 0.5 in place."""
+        slope, d = e.local("slope"), e.targets[0]
+        return [f"{slope} = {e.fn('sign', np.sign, 'numpy')}({e.args[0]})", f"{slope} += 1",
+                f"{slope} *= {e.lit(V.RELU_SLOPE_AT_ZERO)}", f"{d} = {e.grad} * {slope}"], [d]
 
     def jvp(self, *tangents: Any) -> Any:
         """Elementwise: the tangent times the derivative (see V.diagonal_jvp)."""

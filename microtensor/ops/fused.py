@@ -36,6 +36,51 @@ class Linear(Function):
 
     _fresh_grads = True  # three matmuls: new arrays (the engine need not copy them)
 
+    # -- code templates (mt.compile): the statements forward and backward run, for 2-D x
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """x @ weight (+ bias) as statements (see microtensor.compiler.Emit)."""
+        return self._emit_affine(e)
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[str | None]]:
+        """Linear's gradients as statements (see microtensor.compiler.Emit)."""
+        return self._emit_grads(e, e.grad, [])
+
+    @staticmethod
+    def _emit_affine(e: Any) -> list[str] | None:
+        x, weight = e.values[0], e.values[1]
+        bias = e.values[2] if len(e.values) > 2 else None
+        if type(x) is not np.ndarray or x.ndim != 2 or type(weight) is not np.ndarray:
+            return None
+        dot = e.fn("dot", np.dot, "numpy")
+        lines = [f"{e.out} = {dot}({e.args[0]}, {e.args[1]})"]
+        if bias is not None:
+            if bias.dtype == np.result_type(x.dtype, weight.dtype):
+                lines.append(f"{e.out} += {e.args[2]}")
+            else:
+                lines.append(f"{e.out} = {e.out} + {e.args[2]}")
+        return lines
+
+    def _emit_grads(self, e: Any, grad: str, lines: list[str]) -> tuple[list[str],
+                                                                         list[str | None]]:
+        """`_grads` as statements: V.matmul of 2-D arrays is np.dot, V.column_sum a product
+        with a row of ones."""
+        dot = e.fn("dot", np.dot, "numpy")
+        needs = self.needs_input_grad
+        x, weight = e.args[0], e.args[1]
+        out: list[str | None] = [None] * len(needs)
+        if needs[0]:
+            out[0] = e.targets[0]
+            lines.append(f"{out[0]} = {dot}({grad}, {weight}.T)")
+        if needs[1]:
+            out[1] = e.targets[1]
+            lines.append(f"{out[1]} = {dot}({x}.T, {grad})")
+        if len(needs) > 2 and needs[2]:
+            n, dtype = e.out_value.shape[0], e.out_value.dtype
+            ones = e.const(f"ones_{n}", V._ones_row(n, dtype), f"np.ones({n}, {str(dtype)!r})")
+            out[2] = e.targets[2]
+            lines.append(f"{out[2]} = {dot}({ones}, {grad})  # column sums")
+        return lines, out
+
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: Any = None) -> np.ndarray:
         out = self._affine(x, weight, bias)
         self.save_for_backward(x, weight)
@@ -104,6 +149,22 @@ class LinearSigmoid(Linear):
         self.save_for_backward(x, weight, out)
         return out
 
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """The affine statements, then expit in place (see microtensor.compiler.Emit)."""
+        lines = self._emit_affine(e)
+        if lines is not None:
+            from scipy import special  # what V.expit calls (imported on first use there too)
+
+            expit = e.fn("expit", special.expit, "scipy.special")
+            lines.append(f"{expit}({e.out}, out={e.out})")
+        return lines
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[str | None]]:
+        """sigmoid_grad's three in-place steps, then Linear's (see compiler.Emit)."""
+        dz = e.local("dz", "d_" + e.out.replace("h", "z", 1))
+        lines = [f"{dz} = 1 - {e.out}", f"{dz} *= {e.out}", f"{dz} *= {e.grad}"]
+        return self._emit_grads(e, dz, lines)
+
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out = self.saved
         return self._grads(V.sigmoid_grad(grad, out), x, weight)
@@ -123,6 +184,18 @@ class LinearTanh(Linear):
         np.tanh(out, out=out)
         self.save_for_backward(x, weight, out)
         return out
+
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """The affine statements, then tanh in place (see microtensor.compiler.Emit)."""
+        lines = self._emit_affine(e)
+        if lines is not None:
+            lines.append(f"{e.fn('tanh', np.tanh, 'numpy')}({e.out}, out={e.out})")
+        return lines
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[str | None]]:
+        """tanh_grad, then Linear's (see microtensor.compiler.Emit)."""
+        dz = e.local("dz", "d_" + e.out.replace("h", "z", 1))
+        return self._emit_grads(e, dz, [f"{dz} = {e.grad} * (1 - {e.out} * {e.out})"])
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out = self.saved
@@ -147,6 +220,26 @@ class LinearReLU(Linear):
             self.save_for_backward(x, weight, z, constant(np.flatnonzero(z == 0)))
         np.maximum(z, 0, out=z)  # NaN stays NaN, so sign(out) is Relu's NaN slope too
         return z
+
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """The affine statements, the exact zeros kept, the max in place (compiler.Emit)."""
+        lines = self._emit_affine(e)
+        if lines is None:
+            return None
+        if any(self.needs_input_grad):
+            flatnonzero = e.fn("flatnonzero", np.flatnonzero, "numpy")
+            lines.append(f"{e.local('zeros')} = {flatnonzero}({e.out} == 0)")
+        lines.append(f"{e.fn('maximum', np.maximum, 'numpy')}({e.out}, 0, out={e.out})")
+        return lines
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[str | None]]:
+        """relu_slope_of_output and mul_, then Linear's (see microtensor.compiler.Emit)."""
+        dz, zeros = e.local("dz", "d_" + e.out.replace("h", "z", 1)), e.local("zeros")
+        put = e.fn("put", np.put, "numpy")
+        lines = [f"{dz} = {e.fn('sign', np.sign, 'numpy')}({e.out})",
+                 f"if {zeros}.size: {put}({dz}, {zeros}, {e.lit(V.RELU_SLOPE_AT_ZERO)})",
+                 f"{dz} *= {e.grad}"]
+        return self._emit_grads(e, dz, lines)
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
         x, weight, out, at_zero = self.saved

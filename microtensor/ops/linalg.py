@@ -48,6 +48,23 @@ class MatMul(Function):
                 grad_y = grad_y[..., 0]
         return grad_x, grad_y
 
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """Code template for two matrices (mt.compile, see microtensor.compiler.Emit)."""
+        if np.ndim(e.values[0]) != 2 or np.ndim(e.values[1]) != 2:
+            return None
+        return [f"{e.out} = {e.fn('matmul', np.matmul, 'numpy')}({e.args[0]}, {e.args[1]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad @ y.T, x.T @ grad."""
+        lines, out = [], [None, None]
+        if self.needs_input_grad[0]:
+            out[0] = e.targets[0]
+            lines.append(f"{out[0]} = {e.grad} @ {e.args[1]}.T")
+        if self.needs_input_grad[1]:
+            out[1] = e.targets[1]
+            lines.append(f"{out[1]} = {e.args[0]}.T @ {e.grad}")
+        return lines, out
+
     def jvp(self, tx: Any, ty: Any) -> Any:
         x, y = self.saved
         return V.add_tangents(None if tx is None else V.matmul(tx, y),

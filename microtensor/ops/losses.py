@@ -81,6 +81,17 @@ class Softplus(Function):
         (x,) = self.saved
         return grad * V.sigmoid(x)
 
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return [f"{e.out} = {e.fn('logaddexp', np.logaddexp, 'numpy')}(0, {e.args[0]})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: grad * expit(x)."""
+        from scipy import special  # what V.sigmoid calls on an array
+
+        expit = e.fn("expit", special.expit, "scipy.special")
+        return [f"{e.targets[0]} = {e.grad} * {expit}({e.args[0]})"], [e.targets[0]]
+
     def jvp(self, t: Any) -> Any:
         """d softplus = sigmoid(x) * t."""
         if t is None:
@@ -122,6 +133,38 @@ class SquaredError(Function):
             scale = 2.0 * V.scalar(grad)
             g = d * (scale / max(self.count, 1) if self.reduction == "mean" else scale)
         return (g if need_x else None), (-g if need_y else None)
+
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """Code template (mt.compile, see microtensor.compiler.Emit): the difference, then
+        one vdot for a summed or mean loss."""
+        reduction = e.kwargs.get("reduction", "mean")
+        diff, out = e.local("diff", f"{e.out}_diff"), e.out
+        lines = [f"{diff} = {e.args[0]} - {e.args[1]}"]
+        if reduction == "none":
+            return [*lines, f"{out} = {diff} * {diff}"]
+        if not e.out_value.size or not np.size(e.values[0]):
+            return None
+        asarray, vdot = e.fn("asarray", np.asarray, "numpy"), e.fn("vdot", np.vdot, "numpy")
+        lines.append(f"{out} = {vdot}({diff}, {diff})")
+        n = np.size(np.broadcast(e.values[0], e.values[1]))
+        total = f"{out} / {n}" if reduction == "mean" else out
+        return [*lines, f"{out} = {asarray}({total})"]
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: 2 (x - y) times the gradient (over the count for a mean)."""
+        diff, g = e.local("diff"), e.targets[0] or e.local("g")
+        if self.reduction == "none":
+            scale = f"(2 * {e.grad})"
+        elif self.reduction == "mean":
+            scale = f"(2.0 * float({e.grad}) / {max(self.count, 1)})"
+        else:
+            scale = f"(2.0 * float({e.grad}))"
+        lines = [f"{g} = {diff} * {scale}"]
+        out: list[Any] = [g if self.needs_input_grad[0] else None, None]
+        if self.needs_input_grad[1]:
+            out[1] = e.targets[1]
+            lines.append(f"{out[1]} = -{g}")
+        return lines, out
 
     def jvp(self, t_x: Any, t_y: Any) -> Any:
         """d loss = 2 (x - y) (t_x - t_y), reduced as the loss is."""
@@ -180,6 +223,57 @@ class SoftmaxCrossEntropy(Function):
         # a 0-d gradient: at first order a Python number, applied only when it is not 1
         return V.mul_(d, V.scalar(grad) / (max(self.count, 1) if self.reduction == "mean"
                                           else 1))
+
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """Code template for (batch, classes) logits (mt.compile, compiler.Emit): the
+        row max, exponentials, row sums by BLAS, and each row's pick by flat index."""
+        logits, labels = e.values[0], e.kwargs.get("labels")
+        if np.ndim(logits) != 2 or type(labels) is not np.ndarray or "labels" not in e.kw:
+            return None
+        n_rows, n_cols = logits.shape
+        reduction = e.kwargs.get("reduction", "mean")
+        x, out = e.args[0], e.out
+        shifted, exps, sums, picks = (e.local(k, f"{out}_{k}")
+                                      for k in ("shifted", "exps", "sums", "picks"))
+        fn = e.fn
+        from ._derivatives import row_max
+
+        ones = e.const(f"ones_{n_cols}x1", _ones_column(n_cols, logits.dtype),
+                       f"np.ones(({n_cols}, 1), {str(logits.dtype)!r})")
+        starts = e.const(f"row_starts_{n_rows}", _row_starts(n_rows, n_cols),
+                         f"np.arange(0, {n_rows * n_cols}, {n_cols})")
+        lines = [
+            f"{shifted} = {fn('subtract', np.subtract, 'numpy')}({x}, "
+            f"{fn('row_max', row_max, 'microtensor.ops._derivatives')}({x}), order='C')",
+            f"{exps} = {fn('exp', np.exp, 'numpy')}({shifted})",
+            f"{sums} = {fn('dot', np.dot, 'numpy')}({exps}, {ones})",
+            f"{picks} = {starts} + {e.kw['labels']}.reshape(-1)",
+            f"{out} = {fn('log', np.log, 'numpy')}({sums}[:, 0]) - "
+            f"{shifted}.reshape(-1)[{picks}]",
+        ]
+        asarray = fn("asarray", np.asarray, "numpy")
+        if reduction == "mean":
+            lines.append(f"{out} = {asarray}({out}.mean())")
+        elif reduction == "sum":
+            lines.append(f"{out} = {asarray}({fn('add', np.add, 'numpy')}.reduce({out}, "
+                         "axis=None))")
+        else:
+            lines.append(f"{out} = {out}.reshape({labels.shape!r})")
+        return lines
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: softmax - onehot(labels), times the gradient."""
+        d = e.targets[0]
+        divide = e.fn("divide", np.divide, "numpy")
+        lines = [f"{d} = {divide}({e.local('exps')}, {e.local('sums')}, order='C')",
+                 f"{d}.reshape(-1)[{e.local('picks')}] -= 1  # softmax - onehot(labels)"]
+        if self.reduction == "none":
+            return [*lines, f"{d} = {d} * {e.grad}[..., None]"], [d]
+        scale = e.local("scale", f"{e.out}_scale")
+        count = max(self.count, 1) if self.reduction == "mean" else 1
+        lines.append(f"{scale} = float({e.grad}) / {count}")
+        lines.append(f"if {scale} != 1: {d} *= {scale}")
+        return lines, [d]
 
     def jvp(self, t: Any) -> Any:
         """d loss_row = sum_c (softmax - onehot(label))_c t_c, reduced as the loss is."""
@@ -247,6 +341,67 @@ class BinaryCrossEntropy(Function):
             floor = math.exp(_LOG_FLOOR)
             grad_y = grad * (np.log(np.maximum(1 - p, floor)) - np.log(np.maximum(p, floor)))
         return grad_p, grad_y
+
+    @staticmethod
+    def _check_probabilities(p: np.ndarray) -> None:
+        """forward's error for probabilities outside [0, 1] (a nan loss made by them)."""
+        if p.size and (np.min(p) < 0 or np.max(p) > 1):
+            raise ValueError(
+                "binary_cross_entropy: input must be probabilities in [0, 1], got values in "
+                f"[{np.min(p):g}, {np.max(p):g}] (for logits use "
+                "binary_cross_entropy_with_logits)"
+            )
+
+    def emit_forward(self, e: Any) -> list[str] | None:
+        """Code template for a summed or mean loss (mt.compile, see compiler.Emit): the
+        clamped logs, then two vdots."""
+        reduction = e.kwargs.get("reduction", "none")
+        p = e.values[0]
+        if reduction == "none" or type(p) is not np.ndarray or not p.size:
+            return None
+        fn, x, y, out = e.fn, e.args[0], e.args[1], e.out
+        log_p, log_q = e.local("log_p", f"{out}_log_p"), e.local("log_q", f"{out}_log_q")
+        asarray, maximum = fn("asarray", np.asarray, "numpy"), fn("maximum", np.maximum, "numpy")
+        vdot = fn("vdot", np.vdot, "numpy")
+        check = fn("check_probabilities", self._check_probabilities, "microtensor.ops.losses")
+        floor = e.lit(_LOG_FLOOR)
+        lines = [
+            f"with {fn('errstate', np.errstate, 'numpy')}(divide='ignore', invalid='ignore'):\n"
+            f"    {log_p} = {asarray}({fn('log', np.log, 'numpy')}({x}))\n"
+            f"    {log_q} = {asarray}({fn('log1p', np.log1p, 'numpy')}(-{x}))",
+            f"{maximum}({log_p}, {floor}, out={log_p})",
+            f"{maximum}({log_q}, {floor}, out={log_q})",
+            f"{out} = -({vdot}({y}, {log_p}) + {vdot}(1 - {y}, {log_q}))",
+            f"if {out} != {out}: {check}({x})  # nan: probabilities outside [0, 1]?",
+        ]
+        if reduction == "mean":
+            lines.append(f"{out} = {out} / {p.size}")
+        lines.append(f"{out} = {asarray}({out}, dtype={str(p.dtype)!r})")
+        return lines
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: (p - y) / max(p (1 - p), 1e-12) times the gradient."""
+        fn, p, y = e.fn, e.args[0], e.args[1]
+        g = e.local("scale", f"{e.out}_scale")
+        lines = [f"{g} = float({e.grad})" + (f" / {max(self.count, 1)}"
+                                             if self.reduction == "mean" else "")]
+        maximum = fn("maximum", np.maximum, "numpy")
+        out: list[Any] = [None, None]
+        if self.needs_input_grad[0]:
+            d = out[0] = e.targets[0]
+            pv, yv = e.values[0], e.values[1]
+            diff = np.broadcast_shapes(np.shape(pv), np.shape(yv))
+            fits = diff == pv.shape and np.result_type(pv, yv) == pv.dtype
+            denom = f"{maximum}({p} * (1 - {p}), {e.lit(_BCE_EPS)})"
+            lines.append(f"{d} = {p} - {y}")
+            lines.append(f"{d} /= {denom}" if fits else f"{d} = {d} / {denom}")
+            lines.append(f"if {g} != 1: {d} *= {g}")
+        if self.needs_input_grad[1]:
+            out[1] = e.targets[1]
+            log, floor = fn("log", np.log, "numpy"), e.lit(math.exp(_LOG_FLOOR))
+            lines.append(f"{out[1]} = {g} * ({log}({maximum}(1 - {p}, {floor})) - "
+                         f"{log}({maximum}({p}, {floor})))")
+        return lines, out
 
     def jvp(self, t_p: Any, t_y: Any) -> Any:
         """d loss = (p - y) / max(p (1 - p), 1e-12) t_p + (log(1 - p) - log(p)) t_y (logs

@@ -32,6 +32,24 @@ class _Reduction(Function):
         """Reshape a reduced gradient to keepdims form, ready to broadcast against x."""
         return grad if self.keepdims else grad.reshape(self.kshape)
 
+    # -- code templates (mt.compile, see microtensor.compiler.Emit)
+    def _emit_reduce(self, e: Any, method: str) -> list[str]:
+        x = e.values[0]
+        axis, keepdims = e.kwargs.get("axis"), bool(e.kwargs.get("keepdims", False))
+        axes = normalize_axis(axis, np.ndim(x), method)
+        asarray = e.fn("asarray", np.asarray, "numpy")
+        return [f"{e.out} = {asarray}({e.args[0]}.{method}(axis={axes!r}, "
+                f"keepdims={keepdims!r}))"]
+
+    def _emit_expand(self, e: Any) -> str:
+        return e.grad if self.keepdims else f"{e.grad}.reshape({self.kshape!r})"
+
+    def _emit_fill(self, e: Any, value: str) -> tuple[list[str], list[Any]]:
+        d = e.targets[0]
+        empty = e.fn("empty", np.empty, "numpy")
+        return [f"{d} = {empty}({self.in_shape!r}, {str(e.out_value.dtype)!r})",
+                f"{d}[...] = {value}"], [d]
+
 
 class Sum(_Reduction):
     """sum(x, axis).   d/dx = 1 (the gradient is broadcast back over the summed axes)"""
@@ -42,6 +60,15 @@ class Sum(_Reduction):
 
     def backward(self, grad: Any) -> Any:
         return V.broadcast_to(self._expand(grad), self.in_shape)
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit): the axes normalised
+        when traced."""
+        return self._emit_reduce(e, "sum")
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: V.broadcast_to's new array filled with the gradient."""
+        return self._emit_fill(e, self._emit_expand(e))
 
     def jvp(self, t: Any) -> Any:
         return t.sum(axis=self.axes, keepdims=self.keepdims)
@@ -57,6 +84,14 @@ class Mean(_Reduction):
 
     def backward(self, grad: Any) -> Any:
         return V.broadcast_to(self._expand(grad) / (self.count or 1), self.in_shape)
+
+    def emit_forward(self, e: Any) -> list[str]:
+        """Code template (mt.compile, see microtensor.compiler.Emit)."""
+        return self._emit_reduce(e, "mean")
+
+    def emit_backward(self, e: Any) -> tuple[list[str], list[Any]]:
+        """Code template: the gradient over the count, filled into a new array."""
+        return self._emit_fill(e, f"{self._emit_expand(e)} / {self.count or 1}")
 
     def jvp(self, t: Any) -> Any:
         return t.mean(axis=self.axes, keepdims=self.keepdims)
