@@ -241,7 +241,8 @@ def test_explore_save_repr_and_errors(tmp_path: Path) -> None:
 
 
 def _driver() -> Any:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    # selenium is a test dependency (the `test` extra): only a missing browser skips
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"

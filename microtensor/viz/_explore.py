@@ -280,6 +280,9 @@ class _Payload:
         self.edge_set: set[tuple[int, int]] = set()
         self.groups: list[dict[str, Any]] = []
         self.group_of: dict[tuple[int, ...], int] = {}
+        # NodeView.inputs builds new views on each call: read every node's once
+        self.inputs = {n: n.inputs for n in graph.ops}
+        self.roots = {NodeView.of(t) for t in graph.outputs}
 
     def build(self) -> dict[str, Any]:
         g = self.g
@@ -360,7 +363,7 @@ class _Payload:
                 "grad": self.enc(grad if grad is not None else incoming),
                 "gradFrom": ".grad" if grad is not None else ("replay" if incoming is not None
                                                               else None), "inputs": []}
-        if any(t.grad_fn is not None and NodeView.of(t) == n for t in g.outputs):
+        if n in self.roots:
             node["output"] = True
         return self._add(node)
 
@@ -368,7 +371,7 @@ class _Payload:
         """Each op's input list (name, source node, shape) and the edges into it."""
         me = self.index[n]
         node = self.nodes[me]
-        for i, e in enumerate(n.inputs):
+        for i, e in enumerate(self.inputs[n]):
             if e is None:
                 if is_argument(n, i):
                     continue
@@ -397,7 +400,7 @@ class _Payload:
         parts: dict[Any, list[tuple[NodeView, int]]] = {}
         for key in self.r.outgoing:
             c, i = key
-            e = c.inputs[i]
+            e = self.inputs[c][i]
             if e is not None and not isinstance(e, Tensor):
                 parts.setdefault(e, []).append(key)
         return parts
@@ -421,7 +424,7 @@ class _Payload:
                     "out": []}
             if self.nodes[me].get("gradFrom") != "replay":
                 step["in"] = self.enc(grad_in)
-            for i, e in enumerate(n.inputs):
+            for i, e in enumerate(self.inputs[n]):
                 if e is None and is_argument(n, i):
                     continue
                 out: dict[str, Any] = {"input": input_name(n, i),

@@ -10,8 +10,6 @@
   let selected = -1;
   let scale = 1;
   const collapsed = G.map(function () { return !!D.collapsed; });
-  const stepOf = new Map();
-  S.forEach(function (s, k) { if (!stepOf.has(s.node)) stepOf.set(s.node, k); });
 
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -74,38 +72,144 @@
   document.body.appendChild(main);
 
   // ---------------------------------------------------------------- the graph
+  // Python's layout (dot's, or the layered one) places the fully open graph. With groups
+  // collapsed, each collapsed group becomes one box and the visible units are laid out again
+  // here, in layers (as _explore.py's layered layout), so a closed module takes one box's room.
   const PAD = 24;
-  let W = 0, H = 0;
+  const ox = N.map(function (n) { return n.x; }), oy = N.map(function (n) { return n.y; });
+  const groupSize = G.map(function () { return 0; });
   N.forEach(function (n) {
-    W = Math.max(W, n.x + n.w / 2 + PAD);
-    H = Math.max(H, n.y + n.h / 2 + PAD);
+    for (let g = n.group; g >= 0; g = G[g].parent) groupSize[g]++;
   });
-  const box = G.map(function () { return [Infinity, Infinity, -Infinity, -Infinity]; });
   const depthOf = G.map(function (g) {
     let d = 0, p = g.parent;
     while (p >= 0) { d++; p = G[p].parent; }
     return d;
   });
-  N.forEach(function (n) {
-    if (n.group < 0) return;
-    const b = box[n.group];
-    b[0] = Math.min(b[0], n.x - n.w / 2); b[1] = Math.min(b[1], n.y - n.h / 2);
-    b[2] = Math.max(b[2], n.x + n.w / 2); b[3] = Math.max(b[3], n.y + n.h / 2);
-  });
-  for (let gi = G.length - 1; gi >= 0; gi--) {  // children come after their parents
-    const b = box[gi];
-    b[0] -= 10; b[1] -= 20; b[2] += 10; b[3] += 8;
-    const p = G[gi].parent;
-    if (p >= 0) {
-      const q = box[p];
-      q[0] = Math.min(q[0], b[0]); q[1] = Math.min(q[1], b[1]);
-      q[2] = Math.max(q[2], b[2]); q[3] = Math.max(q[3], b[3]);
-    }
+  let box = [], W = 0, H = 0;
+  const unitBox = G.map(function () { return null; });
+  function closedLabel(gi) {
+    return "▸ " + G[gi].label + "  (" + groupSize[gi] + (groupSize[gi] === 1 ? " node)" : " nodes)");
   }
-  const groupSize = G.map(function () { return 0; });
-  N.forEach(function (n) {
-    for (let g = n.group; g >= 0; g = G[g].parent) groupSize[g]++;
-  });
+  function rep(k) {  // what stands for node k now: -1 (itself) or its outermost closed group
+    let r = -1;
+    for (let g = N[k].group; g >= 0; g = G[g].parent) if (collapsed[g]) r = g;
+    return r;
+  }
+  function groupHidden(gi) {
+    for (let g = G[gi].parent; g >= 0; g = G[g].parent) if (collapsed[g]) return true;
+    return false;
+  }
+  function relayout(reps) {
+    if (!collapsed.some(Boolean)) {
+      N.forEach(function (n, k) { n.x = ox[k]; n.y = oy[k]; });
+      return;
+    }
+    const unitOf = new Int32Array(N.length), key = new Map(), units = [];
+    N.forEach(function (n, k) {
+      const r = reps[k], id = r >= 0 ? -1 - r : k;
+      let u = key.get(id);
+      if (u === undefined) {
+        u = units.length;
+        key.set(id, u);
+        units.push(r >= 0 ? { g: r, w: Math.max(90, 7 * closedLabel(r).length + 16), h: 40,
+          ord: Infinity } : { k: k, w: n.w, h: n.h, ord: Infinity });
+      }
+      // ops are numbered consumers first: a unit's rank in that order is its first op's
+      if (n.kind === "op" || n.kind === "hidden") units[u].ord = Math.min(units[u].ord, k);
+      unitOf[k] = u;
+    });
+    units.forEach(function (u, i) { if (u.ord === Infinity) u.ord = N.length + i; });
+    const U = units.length, seen = new Set();
+    const prod = units.map(function () { return []; }), cons = units.map(function () { return []; });
+    E.forEach(function (e) {
+      const a = unitOf[e[0]], b = unitOf[e[1]];
+      if (a === b || seen.has(a * U + b)) return;
+      seen.add(a * U + b);
+      prod[b].push(a);
+      cons[a].push(b);
+    });
+    const order = units.map(function (u, i) { return i; });
+    order.sort(function (a, b) { return units[a].ord - units[b].ord; });
+    const depth = new Int32Array(U);
+    order.forEach(function (u) {
+      prod[u].forEach(function (p) {
+        if (units[p].ord > units[u].ord) depth[p] = Math.max(depth[p], depth[u] + 1);
+      });
+    });
+    let top = 0;
+    depth.forEach(function (d) { top = Math.max(top, d); });
+    const layers = [];
+    for (let i = 0; i <= top; i++) layers.push([]);
+    order.forEach(function (u) { layers[top - depth[u]].push(u); });
+    const pos = new Float64Array(U);
+    layers.forEach(function (l) { l.forEach(function (u, i) { pos[u] = i; }); });
+    function sweep(li) {
+      const l = layers[li];
+      l.forEach(function (u) {
+        const near = cons[u].concat(prod[u]);
+        if (near.length) pos[u] = near.reduce(function (s, j) { return s + pos[j]; }, 0) / near.length;
+      });
+      l.sort(function (a, b) { return pos[a] - pos[b]; });
+      l.forEach(function (u, i) { pos[u] = i; });
+    }
+    for (let li = top; li >= 0; li--) sweep(li);
+    for (let li = 0; li <= top; li++) sweep(li);
+    let widest = 0;
+    const widths = layers.map(function (l) {
+      return l.reduce(function (s, u) { return s + units[u].w + 24; }, 0);
+    });
+    widths.forEach(function (w) { widest = Math.max(widest, w); });
+    layers.forEach(function (l, li) {
+      let x = (widest - widths[li]) / 2 + 12;
+      l.forEach(function (u) {
+        const un = units[u], cx = x + un.w / 2, cy = 30 + li * 70;
+        if (un.g !== undefined) unitBox[un.g] = [cx - un.w / 2, cy - un.h / 2, cx + un.w / 2, cy + un.h / 2];
+        else { N[un.k].x = cx; N[un.k].y = cy; }
+        x += un.w + 24;
+      });
+    });
+  }
+  function geometry(reps) {  // group frames, then shift everything inside the margin
+    box = G.map(function (g, gi) {
+      return collapsed[gi] && unitBox[gi] ? unitBox[gi].slice() :
+        [Infinity, Infinity, -Infinity, -Infinity];
+    });
+    N.forEach(function (n, k) {
+      if (reps[k] >= 0 || n.group < 0) return;
+      const b = box[n.group];
+      b[0] = Math.min(b[0], n.x - n.w / 2); b[1] = Math.min(b[1], n.y - n.h / 2);
+      b[2] = Math.max(b[2], n.x + n.w / 2); b[3] = Math.max(b[3], n.y + n.h / 2);
+    });
+    for (let gi = G.length - 1; gi >= 0; gi--) {  // children come after their parents
+      const b = box[gi];
+      if (b[0] === Infinity) continue;
+      if (!collapsed[gi]) { b[0] -= 10; b[1] -= 20; b[2] += 10; b[3] += 8; }
+      const p = G[gi].parent;
+      if (p >= 0 && !collapsed[p]) {
+        const q = box[p];
+        q[0] = Math.min(q[0], b[0]); q[1] = Math.min(q[1], b[1]);
+        q[2] = Math.max(q[2], b[2]); q[3] = Math.max(q[3], b[3]);
+      }
+    }
+    let x0 = Infinity, y0 = Infinity;
+    N.forEach(function (n, k) {
+      if (reps[k] >= 0) return;
+      x0 = Math.min(x0, n.x - n.w / 2); y0 = Math.min(y0, n.y - n.h / 2);
+    });
+    box.forEach(function (b) { x0 = Math.min(x0, b[0]); y0 = Math.min(y0, b[1]); });
+    const dx = x0 === Infinity ? 0 : PAD - x0, dy = y0 === Infinity ? 0 : PAD - y0;
+    W = 0; H = 0;
+    N.forEach(function (n, k) {
+      n.x += dx; n.y += dy;
+      if (reps[k] < 0) { W = Math.max(W, n.x + n.w / 2 + PAD); H = Math.max(H, n.y + n.h / 2 + PAD); }
+    });
+    box.forEach(function (b) {
+      if (b[0] === Infinity) return;
+      b[0] += dx; b[1] += dy; b[2] += dx; b[3] += dy;
+      W = Math.max(W, b[2] + PAD); H = Math.max(H, b[3] + PAD);
+    });
+  }
 
   function short(text, w) {
     const most = Math.max(4, Math.floor((w - 14) / 7));
@@ -118,18 +222,15 @@
     'markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto">',
     '<path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs><g id="groups">'];
   G.forEach(function (g, gi) {
-    const b = box[gi];
-    parts.push('<g class="group depth' + (depthOf[gi] % 4) + '" data-g="' + gi + '"><rect x="' +
-      b[0] + '" y="' + b[1] + '" width="' + (b[2] - b[0]) + '" height="' + (b[3] - b[1]) +
-      '" rx="8"/><text class="glabel" x="' + (b[0] + 8) + '" y="' + (b[1] + 14) + '">' +
-      esc(g.label) + "</text></g>");
+    parts.push('<g class="group depth' + (depthOf[gi] % 4) + '" data-g="' + gi +
+      '"><rect rx="8"/><text class="glabel"></text></g>');
   });
   parts.push('</g><g id="edges">');
   E.forEach(function () { parts.push('<path class="edge" marker-end="url(#arr)"/>'); });
   parts.push('</g><g id="nodes">');
   // SVG text is the slow part of drawing (a 10,000-node graph spends most of its first layout
   // shaping labels), so big graphs get their labels only as they scroll into view
-  const LAZY = N.length > 2000;
+  const LAZY = N.length + G.length > 2000;
   const labeled = new Uint8Array(N.length);
   function labelMarkup(n) {
     return '<text x="' + n.w / 2 + '" y="16">' + esc(short(n.label, n.w)) +
@@ -139,15 +240,13 @@
   N.forEach(function (n, k) {
     const cls = "node k-" + n.kind + (n.output ? " output" : "") + (bad(n) ? " bad" : "");
     parts.push('<g class="' + cls + '" data-id="' + esc(n.id) + '" data-k="' + k +
-      '" transform="translate(' + (n.x - n.w / 2) + "," + (n.y - n.h / 2) + ')"><rect width="' +
-      n.w + '" height="' + n.h + '" rx="' + (n.kind === "op" ? 14 : 3) + '"/>' +
-      (LAZY ? "" : labelMarkup(n)) + "</g>");
+      '"><rect width="' + n.w + '" height="' + n.h + '" rx="' + (n.kind === "op" ? 14 : 3) +
+      '"/>' + (LAZY ? "" : labelMarkup(n)) + "</g>");
   });
   if (!LAZY) labeled.fill(1);
   parts.push("</g>");
   // markup through the HTML parser, which puts <svg> in the SVG namespace by itself
-  view.innerHTML = '<svg id="graph" viewBox="0 0 ' + W + " " + H + '">' + parts.join("") +
-    "</svg>";
+  view.innerHTML = '<svg id="graph">' + parts.join("") + "</svg>";
   const svg = view.firstChild;
   const nodeEls = Array.from(svg.querySelectorAll("#nodes > .node"));
   const edgeEls = Array.from(svg.querySelectorAll("#edges > .edge"));
@@ -155,7 +254,13 @@
   const inEdges = N.map(function () { return []; });
   E.forEach(function (e, i) { inEdges[e[1]].push(i); });
 
-  const byY = N.map(function (n, k) { return k; }).sort(function (a, b) { return N[a].y - N[b].y; });
+  const nodeGone = N.map(function () { return false; }), nodeAt = N.map(function () { return ""; });
+  const edgeGone = E.map(function () { return false; }), edgeAt = E.map(function () { return ""; });
+  const glabel = G.map(function () { return ""; }), gshown = G.map(function () { return ""; });
+  function setGroupLabel(gi, text) {
+    if (gshown[gi] !== text) { groupEls[gi].lastChild.textContent = text; gshown[gi] = text; }
+  }
+  let byY = [];
   let labelPending = false;
   function labelVisible() {
     labelPending = false;
@@ -173,41 +278,66 @@
       nodeEls[k].insertAdjacentHTML("beforeend", labelMarkup(n));
       labeled[k] = 1;
     }
+    glabel.forEach(function (text, gi) {
+      if (!text || gshown[gi] === text) return;
+      const b = box[gi];
+      if (b[2] >= x0 - w && b[0] <= x0 + 2 * w && b[3] >= y0 - h && b[1] <= y0 + 2 * h) {
+        setGroupLabel(gi, text);
+      }
+    });
   }
   view.addEventListener("scroll", function () {
     if (!labelPending) { labelPending = true; requestAnimationFrame(labelVisible); }
   });
-  function rep(k) {  // what stands for node k now: itself, or its outermost collapsed group
-    let r = -1;
-    for (let g = N[k].group; g >= 0; g = G[g].parent) if (collapsed[g]) r = g;
-    return r;
-  }
-  function groupHidden(gi) {
-    for (let g = G[gi].parent; g >= 0; g = G[g].parent) if (collapsed[g]) return true;
-    return false;
-  }
   function refresh() {
     const reps = N.map(function (n, k) { return rep(k); });
-    nodeEls.forEach(function (e, k) { e.classList.toggle("gone", reps[k] >= 0); });
+    relayout(reps);
+    geometry(reps);
+    // touch only what changed: every attribute write dirties the next layout
+    nodeEls.forEach(function (e, k) {
+      const gone = reps[k] >= 0;
+      if (gone !== nodeGone[k]) { e.classList.toggle("gone", gone); nodeGone[k] = gone; }
+      if (!gone) {
+        const n = N[k];
+        const t = "translate(" + (n.x - n.w / 2) + "," + (n.y - n.h / 2) + ")";
+        if (t !== nodeAt[k]) { e.setAttribute("transform", t); nodeAt[k] = t; }
+      }
+    });
     groupEls.forEach(function (e, gi) {
-      e.classList.toggle("gone", groupHidden(gi));
+      const hidden = groupHidden(gi) || box[gi][0] === Infinity;
+      e.classList.toggle("gone", hidden);
       e.classList.toggle("collapsed", collapsed[gi]);
-      e.querySelector("text").textContent = (collapsed[gi] ? "▸ " : "▾ ") + G[gi].label +
-        (collapsed[gi] ? "  (" + groupSize[gi] + " nodes: click to open)" : "");
+      glabel[gi] = "";
+      if (hidden) return;
+      const b = box[gi], r = e.firstChild, t = e.lastChild;
+      r.setAttribute("x", b[0]); r.setAttribute("y", b[1]);
+      r.setAttribute("width", b[2] - b[0]); r.setAttribute("height", b[3] - b[1]);
+      t.setAttribute("x", b[0] + 8);
+      t.setAttribute("y", collapsed[gi] ? (b[1] + b[3]) / 2 + 4 : b[1] + 14);
+      glabel[gi] = collapsed[gi] ? closedLabel(gi) : "▾ " + G[gi].label;
+    });
+    groupEls.forEach(function (e, gi) {  // big graphs label the groups in view only
+      if (!LAZY || !glabel[gi]) setGroupLabel(gi, LAZY ? "" : glabel[gi]);
     });
     E.forEach(function (e, i) {
       const a = reps[e[0]], b = reps[e[1]];
-      if (a >= 0 && a === b) { edgeEls[i].classList.add("gone"); return; }
-      edgeEls[i].classList.remove("gone");
+      const gone = a >= 0 && a === b;
+      if (gone !== edgeGone[i]) { edgeEls[i].classList.toggle("gone", gone); edgeGone[i] = gone; }
+      if (gone) return;
       let x1, y1, x2, y2;
       if (a >= 0) { x1 = (box[a][0] + box[a][2]) / 2; y1 = box[a][3]; }
       else { x1 = N[e[0]].x; y1 = N[e[0]].y + N[e[0]].h / 2; }
       if (b >= 0) { x2 = (box[b][0] + box[b][2]) / 2; y2 = box[b][1]; }
       else { x2 = N[e[1]].x; y2 = N[e[1]].y - N[e[1]].h / 2; }
       const dy = Math.max(20, Math.abs(y2 - y1) / 2);
-      edgeEls[i].setAttribute("d", "M" + x1 + "," + y1 + " C" + x1 + "," + (y1 + dy) + " " +
-        x2 + "," + (y2 - dy) + " " + x2 + "," + y2);
+      const d = "M" + x1 + "," + y1 + " C" + x1 + "," + (y1 + dy) + " " + x2 + "," + (y2 - dy) +
+        " " + x2 + "," + y2;
+      if (d !== edgeAt[i]) { edgeEls[i].setAttribute("d", d); edgeAt[i] = d; }
     });
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    byY = N.map(function (n, k) { return k; }).filter(function (k) { return reps[k] < 0; });
+    byY.sort(function (a, b) { return N[a].y - N[b].y; });
+    zoom(scale);
   }
   function reveal(k) {  // open every group around node k
     let changed = false;
@@ -223,9 +353,10 @@
     labelVisible();
   }
   function centerOn(k) {
-    const n = N[k];
-    view.scrollLeft = n.x * scale - view.clientWidth / 2;
-    view.scrollTop = n.y * scale - view.clientHeight / 2;
+    const r = rep(k), n = N[k];
+    const x = r >= 0 ? (box[r][0] + box[r][2]) / 2 : n.x, y = r >= 0 ? (box[r][1] + box[r][3]) / 2 : n.y;
+    view.scrollLeft = x * scale - view.clientWidth / 2;
+    view.scrollTop = y * scale - view.clientHeight / 2;
     labelVisible();
   }
 
@@ -409,14 +540,18 @@
     }
     if (D.seeds.length && D.seeds[0]) row(s, "seed ∂L/∂L", arrayView(D.seeds[0]));
   }
+  // marks change incrementally: a step must not cost a pass over a 10,000-node graph
+  let shownStep = -1, marked = [];
   function render() {
     panel.textContent = "";
-    nodeEls.forEach(function (e) { e.classList.remove("current", "selected"); });
-    edgeEls.forEach(function (e) { e.classList.remove("flow"); });
+    marked.forEach(function (m) { m[0].classList.remove(m[1]); });
+    marked = [];
+    function mark(e, cls) { e.classList.add(cls); marked.push([e, cls]); }
     if (step >= 0) {
-      const k = S[step].node;
-      nodeEls[k].classList.add("current");
-      inEdges[k].forEach(function (i) { edgeEls[i].classList.add("flow"); });
+      const k = S[step].node, r = rep(k);
+      mark(nodeEls[k], "current");
+      if (r >= 0) mark(groupEls[r], "current");
+      inEdges[k].forEach(function (i) { mark(edgeEls[i], "flow"); });
       showStep(step);
       document.body.dataset.current = N[k].id;
     } else {
@@ -424,12 +559,13 @@
       intro();
     }
     if (selected >= 0 && (step < 0 || S[step].node !== selected)) {
-      nodeEls[selected].classList.add("selected");
+      mark(nodeEls[selected], "selected");
       showNode(selected);
     }
-    nodeEls.forEach(function (e, k) {
-      e.classList.toggle("done", step >= 0 && stepOf.has(k) && stepOf.get(k) < step);
-    });
+    for (let j = Math.max(Math.min(shownStep, step), 0); j < Math.max(shownStep, step); j++) {
+      nodeEls[S[j].node].classList.toggle("done", j < step);
+    }
+    shownStep = step;
     document.body.dataset.step = String(step);
     info.textContent = step < 0 ? "forward (" + S.length + " backward steps)" :
       "step " + (step + 1) + " / " + S.length;
@@ -439,7 +575,12 @@
   function go(k) {
     step = Math.max(-1, Math.min(S.length - 1, k));
     selected = -1;
-    if (step >= 0) { reveal(S[step].node); centerOn(S[step].node); }
+    if (step >= 0) {
+      // small graphs open the groups around the step; in big ones a relayout per step would
+      // be slow, so the closed group holding the node is highlighted instead
+      if (!LAZY) reveal(S[step].node);
+      centerOn(S[step].node);
+    }
     render();
   }
   function select(k) {
