@@ -278,6 +278,8 @@ class Compiled:
         their gradients, the effects' objects, the random generator), run `fn` eagerly, and
         compare the results, the tensors and their gradients, exactly."""
         leaves = plan.tensors()
+        known = {id(t) for t in leaves}  # and the arguments this call passes (their .grad)
+        leaves += [a for a in args if isinstance(a, Tensor) and id(a) not in known]
         receivers = plan.effect_objects()
         memo: dict[int, Any] = {id(t): t for t in leaves}
         before = [(t, t.data.copy(), None if t.grad is None else t.grad.data.copy())
@@ -473,19 +475,23 @@ class _Plan:
         self.generic_nodes: dict[int, str] = {}  # id(node) -> the node an op call uses
         self.scope_shown: Any = None
         params = _param_names(fn, len(args))
+        self.arg_tensors: dict[int, str] = {}  # id(Tensor argument) -> the run's parameter
+        run_params = []
         for k, a in enumerate(args):
             if isinstance(a, (Tensor, np.ndarray)):
                 name = self._fresh(params[k])
                 params[k] = name
                 self.src_params.append(name)
-                if isinstance(a, Tensor):
-                    self.lines.append((f"{name} = {name}.data", "run"))
+                if isinstance(a, Tensor):  # the Tensor passed in, for its .grad
+                    self.arg_tensors[id(a)] = self._fresh(f"{name}_tensor")
+                    self.lines.append((f"{name} = {self.arg_tensors[id(a)]}.data", "run"))
                 self._bind(a, name)
                 if isinstance(a, Tensor):
                     self._bind(a.data, name)
                 self.arg_arrays.append((name, _data(a)))
             else:
                 params[k] = self._fresh(params[k])
+            run_params.append(self.arg_tensors.get(id(a), params[k]))
         for event in rec.events:
             kind = event[0]
             if kind == "op":
@@ -498,7 +504,7 @@ class _Plan:
         name = getattr(fn, "__name__", "step")
         name = name if name.isidentifier() else "step"
         run_body = _indent(t for t, where in self.lines if where != "src")
-        self.run_source = (f"def {name}_compiled({', '.join(params)}):\n{run_body}\n"
+        self.run_source = (f"def {name}_compiled({', '.join(run_params)}):\n{run_body}\n"
                            f"    return {self.result_expr}\n")
         code = builtins.compile(self.run_source, f"<mt.compile {name}>", "exec")  # our text
         exec(code, self.ns)  # noqa: S102 - runs the program written above, nothing else
@@ -755,7 +761,8 @@ class _Plan:
                 self._node_backward(node, edges, grads, sink, retain)
         # .grad, as backward() writes it (engine._commit)
         for leaf, var, is_owned in sink.values():
-            t = self._const(leaf, "t_grad")
+            # an argument's gradient goes to the Tensor passed in this time
+            t = self.arg_tensors.get(id(leaf)) or self._const(leaf, "t_grad")
             self.commits.append((var, leaf))
             fresh = var if is_owned else f"_array({var})"
             state = self.grad_state.get(id(leaf), "?")
@@ -916,7 +923,8 @@ class _Plan:
         for t, _, _ in self.leaf_guards:
             seen.setdefault(id(t), t)
         for _, t in self.commits:
-            seen.setdefault(id(t), t)
+            if id(t) not in self.arg_tensors:  # an argument is new on every call
+                seen.setdefault(id(t), t)
         return list(seen.values())
 
     def effect_objects(self) -> list[Any]:
