@@ -218,6 +218,21 @@ def test_explore_after_backward_shows_grad_and_no_steps() -> None:
     np.testing.assert_allclose(np.reshape(w["grad"]["v"], (3, 4)), model[0].weight.grad.data)
 
 
+def test_explore_without_a_backward_pass_says_why() -> None:
+    x = mt.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    y = x * 2.0
+    page = mt.viz.explore(y)  # non-scalar, no seed: the forward graph, and what is missing
+    assert page_data(page.html)["steps"] == []
+    assert page.left_out == ["an output of shape (3,) needs a seed to step through backward: "
+                             "pass gradient= (an array of its shape)"]
+    seeded = page_data(mt.viz.explore(y, gradient=np.ones(3, dtype=np.float32)).html)
+    assert [seeded["nodes"][s["node"]]["kind"] for s in seeded["steps"]] == ["op", "leaf"]
+    assert seeded["nodes"][seeded["steps"][1]["node"]]["grad"]["v"] == [2.0, 2.0, 2.0]
+    with mt.no_grad():
+        z = x * 2.0
+    assert "does not require grad" in mt.viz.explore(z).left_out[0]
+
+
 def test_explore_save_repr_and_errors(tmp_path: Path) -> None:
     _, _, _, loss = xor_net()
     target = tmp_path / "xor.html"

@@ -125,14 +125,19 @@ def explore(
         left_out.append(f"{graph.hidden_count:,} of {len(graph.ops):,} ops summarized "
                         f"(max_nodes={max_nodes:,}); stepping skips them")
     record = None
+    grads = list(gradient) if isinstance(gradient, (list, tuple)) else [gradient] * len(outputs)
+    unseeded = [fmt_shape(t.shape) for t, g in zip(outputs, grads)
+                if t.requires_grad and g is None and t.size != 1]
     if not any(t.requires_grad for t in graph.outputs):
         left_out.append("the output does not require grad: no backward pass to step through")
     elif any(n.freed for n in graph.ops):
         left_out.append("backward() already freed this graph (call it with retain_graph=True, "
                         "or explore before it): no steps; leaves show their .grad")
+    elif unseeded:
+        left_out.append(f"an output of shape {unseeded[0]} needs a seed to step through "
+                        "backward: pass gradient= (an array of its shape)")
     else:
-        grads = gradient if isinstance(gradient, (list, tuple)) else [gradient] * len(outputs)
-        record = replay(graph, list(grads))
+        record = replay(graph, grads)
     enc = _Encoder(max_values)
     data = _Payload(graph, record, enc).build()
     if enc.dropped:
