@@ -101,6 +101,16 @@ def test_explore_values_small_in_full_large_as_heat_map_and_stats() -> None:
     assert len(__import__("base64").b64decode(hm["d"])) == hm["r"] * hm["c"]
 
 
+def test_explore_values_follow_the_logical_order_of_any_layout() -> None:
+    base = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    for arr in (base.T, np.asfortranarray(base), base[:, ::2]):
+        x = mt.tensor(arr, requires_grad=True)
+        data = page_data(mt.viz.explore((x * 1.0).sum()).html)
+        leaf = [n for n in data["nodes"] if n["kind"] == "leaf"][0]
+        assert leaf["value"]["dt"] == "float32" and leaf["shape"] == list(arr.shape)
+        assert leaf["value"]["v"] == arr.ravel().tolist()
+
+
 def test_explore_marks_nan_and_inf() -> None:
     x = mt.tensor(np.array([1.0, np.nan, np.inf, -np.inf]), requires_grad=True)
     out = (x * 2.0).sum()
@@ -239,6 +249,7 @@ def test_explore_save_repr_and_errors(tmp_path: Path) -> None:
     page = mt.viz.explore(loss, target)
     assert page.path == target and target.read_text(encoding="utf-8") == page.html
     assert page.nodes == len(page_data(page.html)["nodes"])
+    assert "<" not in repr(page) and "xor.html" in repr(page)
     frame = page._repr_html_()
     assert frame.startswith("<iframe srcdoc=\"") and "<script" not in frame
     assert 'sandbox="allow-scripts"' in frame
@@ -403,6 +414,44 @@ def test_browser_collapses_big_module_graphs(browser: Any, tmp_path: Path) -> No
     press(browser, Keys.ARROW_RIGHT, 3)  # stepping opens the groups around the current node
     current = browser.find_element("css selector", "#graph .node.current")
     assert current.is_displayed()
+
+
+def test_browser_heat_map_nan_marks_and_jupyter_iframe(browser: Any, tmp_path: Path) -> None:
+    big = mt.tensor(np.linspace(-1, 1, 100 * 70).reshape(100, 70), requires_grad=True)
+    bad = mt.tensor(np.array([1.0, np.nan, np.inf]), requires_grad=True)
+    big.name, bad.name = "big", "bad"
+    out = big.sum() + bad.sum()
+    page = mt.viz.explore(out, tmp_path / "heat.html")
+    open_page(browser, page.path)
+    drawn = browser.find_elements("css selector", "#graph .node")
+    nodes = {e.text.split("\n")[0]: e for e in drawn}
+    nodes["big"].click()
+    panel = browser.find_element("css selector", "#panel")
+    assert panel.find_elements("css selector", ".value canvas.heat")
+    stats = panel.find_element("css selector", ".value .stats").text.split()
+    assert stats[0::2] == ["min", "mean", "max"]
+    np.testing.assert_allclose([float(v) for v in stats[1::2]], [-1, 0, 1], atol=1e-12)
+    assert "bad" in nodes["bad"].get_attribute("class")
+    nodes["bad"].click()
+    value = browser.find_element("css selector", "#panel .value")
+    assert "⚠ 1 nan, 1 inf" in value.text
+    assert [c.text for c in value.find_elements("css selector", "td.bad")] == ["nan", "inf"]
+    assert browser.get_log("browser") == []
+    # Jupyter's display: the page inside a sandboxed srcdoc iframe still runs and draws
+    wrapper = tmp_path / "notebook.html"
+    wrapper.write_text(f"<!doctype html><html><body>{page._repr_html_()}</body></html>",
+                       encoding="utf-8")
+    browser.get(wrapper.resolve().as_uri())
+    browser.switch_to.frame(browser.find_element("css selector", "iframe"))
+    try:
+        for _ in range(200):
+            if browser.execute_script("return document.body.dataset.ready") == "1":
+                break
+            time.sleep(0.05)
+        count = len(browser.find_elements("css selector", "#graph .node"))
+        assert count == page.nodes
+    finally:
+        browser.switch_to.default_content()
 
 
 @pytest.mark.slow

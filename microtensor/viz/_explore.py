@@ -60,7 +60,7 @@ class Explorer:
     and `.left_out` what the size guards left out, in words. `save(path)` writes it; in
     Jupyter it displays itself in a sandboxed iframe (`_repr_html_`), where its script runs."""
 
-    html: str
+    html: str = field(repr=False)  # megabytes for a big graph: not for a REPL's echo
     path: Path | None = None
     nodes: int = 0
     left_out: list[str] = field(default_factory=list)
