@@ -11,10 +11,12 @@ The model is one transformer encoder block, written out from nn's layers:
 
 It trains with Adam on fresh random sequences every minibatch (so it cannot memorise them) and
 is measured on 2,000 held-out sequences: per-token accuracy (positions right) and per-sequence
-accuracy (all 8 right). The full run reaches about 99.9% per-token accuracy in about a minute
-on 2 cores. Sorting needs no pairwise comparisons here: attention can spread evenly over the
-sequence and so hand every position a histogram of its values, from which the MLP reads the
-k-th smallest; reversing is a lookup of position 7 - k, learned in a few hundred steps.
+accuracy (all 8 right). The full run (1,000 steps) reaches 100% per-token accuracy in about
+40 s of CPU time. Sorting in one block needs no explicit comparisons: attention can gather,
+for every position, which values the sequence holds, and the MLP reads off the k-th smallest.
+The heat map shows what this model learned: the first output positions look mostly at the
+smallest input values and the last ones at the largest. Reversing is a lookup of position
+7 - k, learned in under a hundred steps (--task reverse --steps 300).
 
 Pictures, in --out: attention_<task>_accuracy.png (held-out accuracy and training loss while
 training) and attention_<task>_weights.png (each head's attention weights, query position by

@@ -5,7 +5,8 @@ into 80% training and 20% held-out test images (nn.data.random_split, seeded). T
 two Conv2d-ReLU-MaxPool2d blocks (1x8x8 -> 16x4x4 -> 32x2x2) and two Linear layers; its
 nn.summary table is printed first. It trains with nn.data.DataLoader minibatches of 64 and
 nn.optim.Adam on the cross-entropy, printing the training and test loss and accuracy after
-every epoch. The full run reaches about 98% test accuracy in about a minute on 2 cores.
+every epoch. The full run (25 epochs) reaches 99.4% test accuracy (357 of 359) with the default
+seed and 98.1% with seeds 1 and 2, in about 12 s of CPU time.
 
 Pictures, in --out: digits_curves.png (loss and accuracy per epoch, training and test),
 digits_predictions.png (test images with the predicted and true label, mistakes in red),

@@ -48,6 +48,7 @@ def assert_pictures(out: Path, *names: str) -> None:
         assert path.is_file() and path.stat().st_size > 1000, f"{name} was not written"
 
 
+@pytest.mark.slow  # about 5 s of CPU time, mostly imports and pictures
 def test_digits_cnn_quick_run_learns_and_draws(tmp_path):
     text = run_example("digits_cnn.py", tmp_path, "--quick")
     assert "Total params: 13,706" in text  # nn.summary's table is printed
@@ -77,6 +78,7 @@ def test_char_rnn_quick_run_learns_and_samples(tmp_path):
     assert_pictures(tmp_path, "char_rnn_loss.png")
 
 
+@pytest.mark.slow  # about 5 s of CPU time, mostly imports and pictures
 def test_attention_sort_quick_run_learns_and_draws(tmp_path):
     text = run_example("attention_sort.py", tmp_path, "--quick")
     rows = [tuple(map(float, r)) for r in re.findall(
