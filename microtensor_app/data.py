@@ -181,6 +181,7 @@ def tidy_columns(df: Any, target: str, label: str,
 
     df = df.copy()
     notes: list[str] = []
+    comma: list[str] = []
     for col in list(df.columns):
         series = df[col]
         if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
@@ -197,7 +198,7 @@ def tidy_columns(df: Any, target: str, label: str,
         if text.str.match(_DECIMAL_COMMA).all():
             df[col] = pd.to_numeric(series.astype(str).str.strip().str.replace(",", "."),
                                     errors="coerce")
-            notes.append(f"column {col!r}: numbers with a decimal comma, read as numbers")
+            comma.append(str(col))
             continue
         if not drop or str(col) == target or pd.to_numeric(text, errors="coerce").notna().any():
             continue  # the target, or a numeric column with a typo (check_table names it)
@@ -217,6 +218,10 @@ def tidy_columns(df: Any, target: str, label: str,
         else:
             notes.append(f"column {col!r}: text, one-hot encoded ({distinct} values, "
                          f"{distinct - 1} inputs)")
+    if comma:
+        shown = ", ".join(map(repr, comma[:5])) + (f" and {len(comma) - 5} more"
+                                                   if len(comma) > 5 else "")
+        notes.insert(0, f"column(s) {shown}: numbers with a decimal comma, read as numbers")
     return df, notes
 
 
