@@ -129,3 +129,110 @@ def test_attention_sort_batches_are_sorted_or_reversed():
     np.testing.assert_array_equal(y, np.sort(x, axis=1))
     x, y = example.make_batch(np.random.default_rng(0), 50, "reverse")
     np.testing.assert_array_equal(y, x[:, ::-1])
+
+
+def torch_twin(model, build):
+    """A torch module from `build(torch)` holding `model`'s weights (nn.Linear's (in, out)
+    weights transposed to torch's (out, in)), in float64 and eval mode."""
+    torch = pytest.importorskip("torch")
+    import nn
+
+    twin = build(torch).double().eval()
+    linears = {name for name, m in model.named_modules() if type(m) is nn.Linear}
+    state = {}
+    for key, value in model.state_dict().items():
+        array = np.asarray(getattr(value, "data", value))
+        owner = key.rpartition(".")[0]
+        state[key] = torch.tensor(array.T.copy() if owner in linears and key.endswith(
+            "weight") else array)
+    twin.load_state_dict(state, strict=True)
+    return torch, twin
+
+
+def assert_same_training_step(model, twin, torch, x, y, vocab):
+    """The same cross-entropy and the same gradient for every parameter, in float64."""
+    import microtensor as mt
+    import nn
+
+    model.eval()
+    logits = model(mt.tensor(x))
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    loss = nn.CrossEntropyLoss()(logits.reshape(-1, vocab), mt.tensor(y.reshape(-1)))
+    model.zero_grad()
+    loss.backward()
+    t_logits = twin(torch.tensor(x))
+    t_logits = t_logits[0] if isinstance(t_logits, tuple) else t_logits
+    t_loss = torch.nn.functional.cross_entropy(t_logits.reshape(-1, vocab),
+                                               torch.tensor(y.reshape(-1)))
+    t_loss.backward()
+    np.testing.assert_allclose(logits.numpy(), t_logits.detach().numpy(), rtol=1e-9, atol=1e-10)
+    grads = dict(twin.named_parameters())
+    linears = {name for name, m in model.named_modules() if type(m) is nn.Linear}
+    for name, p in model.named_parameters():
+        expected = grads[name].grad.numpy()
+        if name.rpartition(".")[0] in linears and name.endswith("weight"):
+            expected = expected.T
+        np.testing.assert_allclose(p.grad.numpy(), expected, rtol=1e-8, atol=1e-10,
+                                   err_msg=name)
+
+
+def test_examples_models_match_torch_with_the_same_weights():
+    """The three examples' models, as built there, against the same networks in PyTorch."""
+    import microtensor as mt
+
+    mt.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    digits = load_example("digits_cnn.py")
+    model = digits.make_model()
+    torch, twin = torch_twin(model, lambda torch: torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(128, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)))
+    assert_same_training_step(model, twin, torch, rng.random((5, 1, 8, 8)),
+                              rng.integers(0, 10, 5), 10)
+
+    char_rnn = load_example("char_rnn.py")
+    model = char_rnn.CharRNN(27)
+
+    class TorchCharRNN(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(27, 16)
+            self.gru = torch.nn.GRU(16, 64, batch_first=True)
+            self.drop = torch.nn.Dropout(0.3)
+            self.head = torch.nn.Linear(64, 27)
+
+        def forward(self, codes):
+            out, h = self.gru(self.embed(codes))
+            return self.head(self.drop(out)), h
+
+    _, twin = torch_twin(model, lambda torch: TorchCharRNN())
+    x, y = char_rnn.encode(["emma", "ola", "christopher"])
+    y = np.where(y == char_rnn.IGNORE, 0, y)  # torch's ignore_index is checked elsewhere
+    assert_same_training_step(model, twin, torch, x, y, 27)
+
+    example = load_example("attention_sort.py")
+    model = example.AttentionBlock()
+
+    class TorchBlock(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.token = torch.nn.Embedding(example.VOCAB, 64)
+            self.position = torch.nn.Embedding(example.LENGTH, 64)
+            self.attention = torch.nn.MultiheadAttention(64, 4, batch_first=True)
+            self.norm1 = torch.nn.LayerNorm(64)
+            self.mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
+                                           torch.nn.Linear(128, 64))
+            self.norm2 = torch.nn.LayerNorm(64)
+            self.classify = torch.nn.Linear(64, example.VOCAB)
+
+        def forward(self, x):
+            h = self.token(x) + self.position(torch.arange(x.shape[1]))
+            a, _ = self.attention(h, h, h, need_weights=False)
+            h = self.norm1(h + a)
+            return self.classify(self.norm2(h + self.mlp(h)))
+
+    _, twin = torch_twin(model, lambda torch: TorchBlock())
+    x, y = example.make_batch(rng, 6, "sort")
+    assert_same_training_step(model, twin, torch, x, y, example.VOCAB)
