@@ -270,6 +270,18 @@ def test_conv_forward_over_reverse_matches_torch_func():
         np.testing.assert_allclose(g.data, r.numpy(), rtol=1e-9, atol=1e-9)
 
 
+def test_conv_of_an_empty_batch_is_empty_as_torch():
+    x = mt.Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    w = mt.Tensor(RNG.standard_normal((4, 2, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert y.shape == tuple(TF.conv2d(torch.zeros(0, 2, 5, 5), torch.ones(4, 2, 3, 3),
+                                      padding=1).shape)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and not w.grad.data.any()
+    assert F.conv_transpose2d(x, w.data.transpose(1, 0, 2, 3)).shape == (0, 4, 7, 7)
+    assert F.max_pool2d(x, 2).shape == (0, 2, 2, 2)
+
+
 def test_conv_float32_stays_float32_and_no_input_is_changed():
     x = RNG.standard_normal((2, 3, 6, 6)).astype(np.float32)
     before = x.copy()

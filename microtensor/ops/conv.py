@@ -102,7 +102,9 @@ def _im2col(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
     win = as_strided(xp, (c, *kernel, *out_hw, n),
                      (sc, *(d * t for d, t in zip(dilation, sp)),
                       *(s * t for s, t in zip(stride, sp)), sn), writeable=False)
-    cols = np.ascontiguousarray(win).reshape(groups, -1, math.prod(out_hw) * n)
+    # explicit sizes, not -1: an empty batch leaves -1 ambiguous
+    cols = np.ascontiguousarray(win).reshape(groups, c // groups * math.prod(kernel),
+                                             math.prod(out_hw) * n)
     return cols, tuple(out_hw)
 
 
@@ -116,7 +118,7 @@ def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _grouped(y: np.ndarray, groups: int) -> np.ndarray:
     """y (N, O, *spatial) as (G, O/G, prod(spatial)*N), the layout of the products."""
     moved = np.ascontiguousarray(y.transpose(*range(1, y.ndim), 0))
-    return moved.reshape(groups, y.shape[1] // groups, -1)
+    return moved.reshape(groups, y.shape[1] // groups, math.prod(y.shape[2:]) * y.shape[0])
 
 
 def _nchw(y: np.ndarray) -> np.ndarray:
