@@ -111,9 +111,12 @@ def load_table(source: str, sep: str | None = None) -> tuple[Any, str]:
     try:
         with warnings.catch_warnings():  # pandas' parser warnings would add lines to stderr
             warnings.simplefilter("ignore")
-            df = pd.read_csv(path, sep=sep, skipinitialspace=True)
+            # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first
+            # column's name; "?" marks a missing value in many public data sets
+            df = pd.read_csv(path, sep=sep, skipinitialspace=True, encoding="utf-8-sig",
+                             na_values=["?"])
             header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
-                                 keep_default_na=False).iloc[0].tolist()
+                                 keep_default_na=False, encoding="utf-8-sig").iloc[0].tolist()
     except pd.errors.EmptyDataError:
         raise UsageError(f"{source}: the file is empty") from None
     except UnicodeDecodeError as e:

@@ -331,3 +331,13 @@ def test_cli_predict_reads_numbers_the_way_train_did(capsys, tmp_path: Path):
                             tmp_path / "d.csv")
     assert status == 0, err
     assert len(out.splitlines()) == 61
+
+
+def test_cli_byte_order_mark_and_question_marks(capsys, tmp_path: Path):
+    (tmp_path / "d.csv").write_bytes("\ufeffa,b,y\n1,2,p\n3,?,q\n5,6,p\n7,8,q\n".encode())
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--out", tmp_path / "m")
+    assert_one_line_error(status, err, "'b'", "1 missing")
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--missing", "drop",
+                          "--iterations", "2", "--out", tmp_path / "m")
+    assert status == 0, err
+    assert load_network(tmp_path / "m" / "model.safetensors").design_.variables == ["a", "b"]
