@@ -634,6 +634,11 @@ class NeuralNetwork:
             setattr(self, name, value)
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether the network has been set up on data (scikit-learn's check_is_fitted asks
+        this rather than looking for attributes ending in '_')."""
+        return self.model_ is not None
+
     def __sklearn_tags__(self) -> Any:
         from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 

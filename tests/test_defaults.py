@@ -341,3 +341,15 @@ def test_cli_byte_order_mark_and_question_marks(capsys, tmp_path: Path):
                           "--iterations", "2", "--out", tmp_path / "m")
     assert status == 0, err
     assert load_network(tmp_path / "m" / "model.safetensors").design_.variables == ["a", "b"]
+
+
+def test_scikit_learn_knows_whether_it_is_fitted():
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    net = nn.NeuralNetwork(iterations=2)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(net)
+    X, y = nn.datasets.xor()
+    check_is_fitted(net.fit(X, y))
