@@ -2,7 +2,11 @@
 
 Two microtensor rows: "microtensor" builds each layer as the seeds do (nn.Linear, then an
 activation module), "mt-fused" gives the Linear its activation (`nn.Linear(...,
-activation="sigmoid")`, one graph node per layer). Same weights, same arithmetic.
+activation="sigmoid")`, one graph node per layer). Same weights, same arithmetic. Each has a
+compiled twin ("mt-compiled", "mt-fused-comp"): the same training step through `mt.compile`,
+traced on its first call (timed apart: "trace") and replayed after; the compiled and eager
+steps give the same numbers bit for bit. `--retraces` also times a compiled step on batches
+whose size keeps changing (one plan per size).
 
 Run from the repository root:
 
@@ -84,7 +88,9 @@ def check_agreement(spec: wl.Spec, with_torch: bool) -> dict[str, float]:
     The final losses of the timed runs are printed too, but a chaotic workload (W2: summed
     loss, lr 1e-2) amplifies rounding differences over thousands of steps; the first
     AGREEMENT_STEPS steps show whether the implementations do the same arithmetic."""
-    makers = {"microtensor": wl.microtensor_impl, "mt-fused": wl.microtensor_fused_impl}
+    makers = {"microtensor": wl.microtensor_impl, "mt-fused": wl.microtensor_fused_impl,
+              "mt-compiled": wl.microtensor_compiled_impl,
+              "mt-fused-comp": wl.microtensor_fused_compiled_impl}
     if with_torch:
         makers["torch"] = wl.torch_impl
     steps = 2 if spec.X.shape[0] > 4096 else AGREEMENT_STEPS
@@ -123,8 +129,11 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
             continue
         big = title.startswith("W4")
         spec = wl.spec_w4(1024 if quick else 8192) if big else make_spec()
+        trace = tracing_cost(spec)
         impls = {"numpy": wl.numpy_impl(spec), "microtensor": wl.microtensor_impl(spec),
-                 "mt-fused": wl.microtensor_fused_impl(spec)}
+                 "mt-fused": wl.microtensor_fused_impl(spec),
+                 "mt-compiled": wl.microtensor_compiled_impl(spec),
+                 "mt-fused-comp": wl.microtensor_fused_compiled_impl(spec)}
         if have_torch:
             import torch
 
@@ -144,7 +153,9 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
         if big:
             title = title.replace("8192 rows", f"{spec.X.shape[0]} rows")
         row: dict[str, Any] = {"workload": title, "steps_each": warmup + rounds * steps,
-                               "agreement": agreement,
+                               "agreement": agreement, "trace": trace,
+                               "traces": {k: impls[k].compiled.traces
+                                          for k in ("mt-compiled", "mt-fused-comp")},
                                "numpy_alone_s": alone, "floor_in_run_over_alone": base / alone}
         for impl, t in timing.items():
             row[impl] = {**t, "ratio_to_numpy": t["median_s"] / base}
@@ -152,11 +163,71 @@ def run_workloads(quick: bool, only: str | None) -> list[dict[str, Any]]:
             mem_np = peak_memory(wl.numpy_impl, spec)
             mem_mt = peak_memory(wl.microtensor_impl, spec)
             mem_fused = peak_memory(wl.microtensor_fused_impl, spec)
+            mem_comp = peak_memory(wl.microtensor_compiled_impl, spec)
             row["peak_bytes"] = {"numpy": mem_np, "microtensor": mem_mt,
                                  "ratio": mem_mt / mem_np, "mt-fused": mem_fused,
-                                 "ratio_fused": mem_fused / mem_np}
+                                 "ratio_fused": mem_fused / mem_np, "mt-compiled": mem_comp,
+                                 "ratio_compiled": mem_comp / mem_np}
         results.append(row)
         _print_row(row)
+    return results
+
+
+def tracing_cost(spec: wl.Spec) -> dict[str, float]:
+    """Seconds of a compiled step's first call (eager step plus tracing and code generation)
+    and of one eager step, each on a fresh model (the first eager step pays warm-up too)."""
+    gc.collect()
+    eager = wl.microtensor_impl(spec)
+    t0 = time.perf_counter()
+    eager.step()
+    t1 = time.perf_counter()
+    eager.step()
+    t2 = time.perf_counter()
+    compiled = wl.microtensor_compiled_impl(spec)
+    gc.collect()
+    t3 = time.perf_counter()
+    compiled.step()
+    t4 = time.perf_counter()
+    return {"first_compiled_call_s": t4 - t3, "first_eager_step_s": t1 - t0,
+            "second_eager_step_s": t2 - t1}
+
+
+def run_retraces(quick: bool) -> dict[str, Any]:
+    """A compiled W3 step on minibatches whose size cycles through 150, 100, 64 and 37: one
+    trace per size, each kept, then every step replays; timed against the eager step."""
+    import microtensor as mt
+    import nn
+
+    spec = wl.spec_w3()
+    sizes = [150, 100, 64, 37]
+    results: dict[str, Any] = {"batch_sizes": sizes}
+    for compiled in (False, True):
+        model = nn.Sequential(nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 3))
+        loss_fn = nn.CrossEntropyLoss(reduction="sum")
+        opt = nn.optim.SGD(model.parameters(), lr=spec.lr)
+
+        def train(x: Any, y: Any) -> Any:
+            opt.zero_grad()  # noqa: B023 - each loop builds its own model and step
+            loss = loss_fn(model(x), y)  # noqa: B023
+            loss.backward()
+            opt.step()  # noqa: B023
+            return loss
+
+        step = mt.compile(train) if compiled else train
+        batches = [(mt.tensor(spec.X[:n]), mt.tensor(spec.y[:n])) for n in sizes]
+        gc.collect()
+        n_steps = 200 if quick else 2000
+        t0 = time.perf_counter()
+        for i in range(n_steps):
+            step(*batches[i % len(batches)])
+        per_step = (time.perf_counter() - t0) / n_steps
+        key = "compiled" if compiled else "eager"
+        results[f"{key}_step_s"] = per_step
+        if compiled:
+            results["traces"] = step.traces
+    print(f"\nretraces on a changing batch size {sizes}: {results['traces']} traces; "
+          f"mean step eager {_fmt(results['eager_step_s'])}, compiled "
+          f"{_fmt(results['compiled_step_s'])}")
     return results
 
 
@@ -228,7 +299,8 @@ def run_overhead(quick: bool) -> dict[str, Any]:
 
 
 def _print_row(row: dict[str, Any]) -> None:
-    names = [k for k in ("numpy", "microtensor", "mt-fused", "torch") if k in row]
+    names = [k for k in ("numpy", "microtensor", "mt-fused", "mt-compiled", "mt-fused-comp",
+                         "torch") if k in row]
     print(f"\n{row['workload']}  ({row['steps_each']} steps each)")
     print(f"  {'impl':<12} {'median/step':>12} {'x numpy':>8} {'final loss':>16}")
     for k in names:
@@ -237,18 +309,26 @@ def _print_row(row: dict[str, Any]) -> None:
               f"{r['loss']:>16.8g}")
     if "torch" in row:
         ratios = [f"torch / {k} = {row['torch']['median_s'] / row[k]['median_s']:.2f}"
-                  for k in ("microtensor", "mt-fused")]
+                  for k in ("microtensor", "mt-fused", "mt-compiled", "mt-fused-comp")]
         print("  " + ",  ".join(ratios))
     print(f"  floor check: NumPy step in this run {_fmt(row['numpy']['median_s'])}, timed alone "
           f"{_fmt(row['numpy_alone_s'])} (ratio {row['floor_in_run_over_alone']:.2f}; "
           f"{'ok' if abs(row['floor_in_run_over_alone'] - 1) <= 0.10 else 'OFF by more than 10%'})")
+    tr = row["trace"]
+    print(f"  compiled: first call (eager step + trace) {_fmt(tr['first_compiled_call_s'])}, "
+          f"first eager step {_fmt(tr['first_eager_step_s'])}, second "
+          f"{_fmt(tr['second_eager_step_s'])}; traces in the timed run: {row['traces']}")
+    print("  min/step: " + ", ".join(f"{k} {_fmt(row[k]['min_s'])} "
+                                      f"({row[k]['min_s'] / row['numpy']['min_s']:.2f}x)"
+                                      for k in names))
     agree = ", ".join(f"{k} {v:.1e}" for k, v in row["agreement"].items())
     print(f"  largest relative loss difference from numpy in the first steps: {agree}")
     if "peak_bytes" in row:
         p = row["peak_bytes"]
         print(f"  peak NumPy memory: numpy {p['numpy'] / 2**20:.0f} MiB, microtensor "
               f"{p['microtensor'] / 2**20:.0f} MiB ({p['ratio']:.2f}x), mt-fused "
-              f"{p['mt-fused'] / 2**20:.0f} MiB ({p['ratio_fused']:.2f}x)")
+              f"{p['mt-fused'] / 2**20:.0f} MiB ({p['ratio_fused']:.2f}x), mt-compiled "
+              f"{p['mt-compiled'] / 2**20:.0f} MiB ({p['ratio_compiled']:.2f}x)")
 
 
 def _fmt(seconds: float) -> str:
@@ -260,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
     parser.add_argument("--only", help="run only workloads whose title starts with this (W1..W4)")
+    parser.add_argument("--retraces", action="store_true",
+                        help="also time a compiled step on a changing batch size")
     parser.add_argument("--json", default="benchmarks/results/latest.json",
                         help="where to write the results")
     args = parser.parse_args(argv)
@@ -278,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"info": info, "workloads": run_workloads(args.quick, args.only)}
     if not args.only:
         results["overhead"] = run_overhead(args.quick)
+    if args.retraces or not args.only:
+        results["retraces"] = run_retraces(args.quick)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))

@@ -31,6 +31,7 @@ class Workload:
 
     step: Callable[[], None]
     loss: Callable[[], float]
+    compiled: Any = None  # the mt.compile object of a compiled variant (traces, source)
 
 
 @dataclass
@@ -194,9 +195,10 @@ def _layers(spec: Spec) -> list[tuple[np.ndarray, np.ndarray | None, str | None]
 
 
 def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any,
-                    X: Any, y: Any, fuse: bool = False) -> Workload:
+                    X: Any, y: Any, fuse: bool = False, compiled: bool = False) -> Workload:
     """The same model, loss and SGD loop in nn or torch.nn (they share these names).
-    `fuse=True` (nn only) gives each Linear its activation: nn.Linear(..., activation=...)."""
+    `fuse=True` (nn only) gives each Linear its activation: nn.Linear(..., activation=...);
+    `compiled=True` (nn only) runs the same step through `mt.compile`."""
     layers = []
     for w, b, act in _layers(spec):
         if fuse:
@@ -211,6 +213,23 @@ def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any
     opt = optim.SGD(model.parameters(), lr=spec.lr)
     state = {"loss": np.nan}
 
+    if compiled:
+        import microtensor as mt
+
+        def train(x: Any, target: Any) -> Any:
+            opt.zero_grad()
+            loss = loss_fn(model(x), target)
+            loss.backward()
+            opt.step()
+            return loss
+
+        train_compiled = mt.compile(train)
+
+        def step_compiled() -> None:
+            state["loss"] = train_compiled(X, y).item()
+
+        return Workload(step_compiled, lambda: state["loss"], train_compiled)
+
     def step() -> None:
         opt.zero_grad()
         loss = loss_fn(model(X), y)
@@ -221,10 +240,11 @@ def _framework_impl(spec: Spec, lib: Any, linear: Callable[..., Any], optim: Any
     return Workload(step, lambda: state["loss"])
 
 
-def microtensor_impl(spec: Spec, fuse: bool = False) -> Workload:
+def microtensor_impl(spec: Spec, fuse: bool = False, compiled: bool = False) -> Workload:
     """The way a user writes it: nn.Sequential of layers, a loss module, nn.optim.SGD.
     With `fuse=True` each activation is the Linear layer's `activation=` argument (one graph
-    node per layer) instead of a module of its own."""
+    node per layer) instead of a module of its own; `compiled=True` wraps the training step
+    in `mt.compile` (traced on the first step, replayed after)."""
     import microtensor as mt
     import nn
 
@@ -237,12 +257,22 @@ def microtensor_impl(spec: Spec, fuse: bool = False) -> Workload:
         return lin
 
     return _framework_impl(spec, nn, linear, nn.optim, mt.Tensor(spec.X), mt.Tensor(spec.y),
-                           fuse)
+                           fuse, compiled)
 
 
 def microtensor_fused_impl(spec: Spec) -> Workload:
     """microtensor with nn.Linear(..., activation=...) layers (see microtensor_impl)."""
     return microtensor_impl(spec, fuse=True)
+
+
+def microtensor_compiled_impl(spec: Spec) -> Workload:
+    """microtensor layer by layer, the step compiled with mt.compile (see microtensor_impl)."""
+    return microtensor_impl(spec, compiled=True)
+
+
+def microtensor_fused_compiled_impl(spec: Spec) -> Workload:
+    """microtensor with fused Linear layers, the step compiled (see microtensor_impl)."""
+    return microtensor_impl(spec, fuse=True, compiled=True)
 
 
 def torch_impl(spec: Spec) -> Workload:

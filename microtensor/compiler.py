@@ -34,6 +34,7 @@ import copy
 import functools
 import inspect
 import keyword
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,7 @@ from .tensor import Tensor, _make
 __all__ = ["CompileError", "Compiled", "compile", "compile_effect"]  # mt.compile, ...
 
 _MAX_PLANS = 8  # retraces kept per compiled function before it gives up and runs eagerly
+_MISS = object()  # what a plan's function returns when its guards do not hold
 
 
 class CompileError(RuntimeError):
@@ -206,6 +208,7 @@ class Compiled:
         self.fn, self.check, self.fullgraph = fn, check, fullgraph
         self._plans: dict[Any, _Plan] = {}
         self._last: _Plan | None = None
+        self._fast: Callable[..., Any] | None = None
         self.traces = 0
         self.eager_reason: str | None = None  # why it runs eagerly, once it does
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
@@ -226,6 +229,11 @@ class Compiled:
         return self._last.run_source
 
     def __call__(self, *args: Any) -> Any:
+        fast = self._fast  # the latest plan, its guards written into its own first line
+        if fast is not None:
+            out = fast(*args)
+            if out is not _MISS:
+                return out
         if self.eager_reason is not None:
             return self.fn(*args)
         key = _signature(args)
@@ -233,7 +241,11 @@ class Compiled:
         if plan is not None and plan.guards_hold():
             if self.check:
                 return self._checked(plan, args)
-            return plan.run(args)
+            out = plan.run(args)
+            if out is not _MISS:
+                self._last = plan
+                self._fast = plan.run_fn if plan.fast else None
+                return out
         if self._plans and self.fullgraph:
             raise CompileError(
                 f"compile: {getattr(self.fn, '__name__', 'fn')} would be traced again "
@@ -245,6 +257,7 @@ class Compiled:
 
     def _go_eager(self, reason: str) -> None:
         self.eager_reason = reason
+        self._fast = None
         warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly: {reason}",
                       RuntimeWarning, stacklevel=3)
 
@@ -265,12 +278,13 @@ class Compiled:
             self._go_eager(rec.unsupported)
             return result
         try:
-            plan = _Plan(rec, args, result, self.fn)
+            plan = _Plan(rec, args, result, self.fn, key[0])
         except _Unsupported as e:
             self._go_eager(str(e))
             return result
         self._plans[key] = plan
         self._last = plan
+        self._fast = plan.run_fn if plan.fast and not self.check else None
         return result
 
     def _checked(self, plan: _Plan, args: tuple[Any, ...]) -> Any:
@@ -448,10 +462,11 @@ class _Plan:
     writing `.grad`, calling effects) or "src" (what only the source shows)."""
 
     def __init__(self, rec: _Recorder, args: tuple[Any, ...], result: Any,
-                 fn: Callable[..., Any]) -> None:
+                 fn: Callable[..., Any], grad_enabled: bool = True) -> None:
         self.ns: dict[str, Any] = {"_data": _data, "_fit": _fit, "_add": _engine._add,
                                    "_make": _make, "_np": np, "_asarray": np.asarray,
-                                   "_array": np.array, "_ones": np.ones}
+                                   "_array": np.array, "_ones": np.ones, "_MISS": _MISS,
+                                   "_st": _state, "_Tensor": Tensor, "_ndarray": np.ndarray}
         self.lines: list[tuple[str, str]] = []
         self.used: set[str] = set(self.ns) | _RESERVED | set(dir(builtins))
         self.header: dict[str, str] = {}  # name -> the header line that defines it
@@ -459,6 +474,7 @@ class _Plan:
         self.slots: dict[int, str] = {}  # id(Tensor or array) -> variable holding its array
         self.keep: list[Any] = []  # objects whose ids are keys of slots (kept alive)
         self.leaf_guards: list[tuple[Tensor, tuple[int, ...], Any]] = []
+        self.leaf_consts: dict[int, str] = {}  # id(leaf) -> the constant naming it
         self.group_guards: list[tuple[dict[str, Any], tuple[int, ...], bool]] = []
         self.counter = 0
         self.layer = 0
@@ -503,6 +519,11 @@ class _Plan:
         self.result_expr = self._result(result)
         name = getattr(fn, "__name__", "step")
         name = name if name.isidentifier() else "step"
+        guard = self._guard(args, run_params, grad_enabled)
+        self.fast = guard is not None
+        if guard is not None:  # the guards as one expression: ~40 ns a check
+            self.lines.insert(0, ("if not (" + "\n        and ".join(guard) + "):\n"
+                                  "    return _MISS", "run"))
         run_body = _indent(t for t, where in self.lines if where != "src")
         self.run_source = (f"def {name}_compiled({', '.join(run_params)}):\n{run_body}\n"
                            f"    return {self.result_expr}\n")
@@ -566,6 +587,7 @@ class _Plan:
                 return match
             name = self._fresh(_identifier(a.name) if a.name else self._new("w"))
             leaf = self._const(a, f"t_{name}_")
+            self.leaf_consts[id(a)] = leaf
             self.lines.append((f"{name} = {leaf}.data", "run"))
             self.src_params.append(name)
             self._bind(a, name)
@@ -892,6 +914,54 @@ class _Plan:
 
     def _leaf_name(self, t: Tensor) -> str:
         return self.slots.get(id(t), "?")
+
+    def _guard(self, args: tuple[Any, ...], params: list[str],
+               grad_enabled: bool) -> list[str] | None:
+        """`_signature` and `broken_guard` as conditions of the generated code (None when an
+        argument is of a kind they do not cover: then the plan is found by its key alone)."""
+        conds = [f"_st.grad_enabled is {bool(grad_enabled)}"]
+        for a, p in zip(args, params):
+            if isinstance(a, (Tensor, np.ndarray)):
+                d = a.data if isinstance(a, Tensor) else a
+                dt = self._const(d.dtype, "dt")
+                arr = p
+                if isinstance(a, Tensor):
+                    conds.append(f"isinstance({p}, _Tensor) and {p}._requires_grad is "
+                                 f"{a._requires_grad}")
+                    arr = f"{p}.data"
+                else:
+                    conds.append(f"type({p}) is _ndarray")
+                conds.append(f"{arr}.shape == {d.shape!r} and {arr}.dtype == {dt}")
+            elif a is None or isinstance(a, (bool, str)):
+                conds.append(f"{p} is {self._const(a, 'arg')}" if a is not None else
+                             f"{p} is None")
+            elif type(a) in (int, float) and not math.isnan(a):
+                conds.append(f"type({p}) is {type(a).__name__} and {p} == {a!r}")
+            else:
+                return None
+        for t, shape, dtype in self.leaf_guards:
+            name = self.leaf_consts[id(t)]
+            conds.append(f"{name}.data.shape == {shape!r} and "
+                         f"{name}.data.dtype == {self._const(dtype, 'dt')}")
+        for m, training, _ in self.modules:
+            try:
+                attrs = vars(m)
+            except TypeError:
+                continue
+            d = self._const(attrs, "attrs")
+            checks = [f"len({d}) == {len(attrs)}"]
+            checks += [f"{d}[{k!r}] is {self._const(v, 'attr')}" for k, v in attrs.items()]
+            if "training" not in attrs:
+                checks.append(f"getattr({self._const(m, 'm')}, 'training', None) == "
+                              f"{training!r}")
+            conds.append(" and ".join(checks))
+        for g, ids, plain in self.group_guards:
+            name = self._const(g, "group")
+            conds.append(f"tuple(map(id, {name}['params'])) == {ids!r}")
+            if plain:
+                conds.append(f"{name}.get('momentum', 0) == 0 and "
+                             f"{name}.get('weight_decay', 0) == 0")
+        return conds
 
     # -- running
     def guards_hold(self) -> bool:
