@@ -6,6 +6,7 @@ hotdogs()             the second article's own 200 "hot dog" / "not hot dog" poi
 two_spirals(...)      new samples of the same shape, drawn with NumPy
 article_weights()     the starting weights the second article's runs used
 digits()              1,797 handwritten digits, 8x8 pixels (for the CNN example)
+names()               1,205 common English given names (for the character-level RNN example)
 """
 
 # ruff: noqa: N806  (X is the first article's name for its input matrix)
@@ -28,6 +29,7 @@ __all__ = [
     "IRIS_SPECIES",
     "article_weights",
     "digits",
+    "names",
     "hotdogs",
     "iris",
     "two_spirals",
@@ -184,3 +186,11 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
             images = archive["images"].astype(np.float64)
             labels = archive["labels"].astype(np.int64)
     return images, labels
+
+
+def names() -> list[str]:
+    """The 1,205 common English given names of nn/datafiles/names.txt (lower case, a-z), in
+    alphabetical order; the file's '#' header line is left out."""
+    text = resources.files("nn").joinpath("datafiles/names.txt").read_text(encoding="utf-8")
+    return [s for s in (line.strip() for line in text.splitlines())
+            if s and not s.startswith("#")]

@@ -133,3 +133,10 @@ def test_digits_are_the_uci_digits() -> None:
     assert labels.dtype == np.int64
     np.testing.assert_array_equal(images, ref.images)
     np.testing.assert_array_equal(labels, ref.target)
+
+
+def test_names_are_the_shipped_list() -> None:
+    names = nn.datasets.names()
+    assert len(names) == len(set(names)) >= 1000
+    assert all(n.isascii() and n.isalpha() and n.islower() for n in names)
+    assert names == sorted(names)
