@@ -630,12 +630,13 @@ class _Plan:
         """A comment naming the module that made the op, once per block of its ops."""
         scope = getattr(node, "_scope", None) or ()
         owner = scope[-1] if scope else None
-        key = (id(owner), what)
+        key = (id(owner), what, type(node) if not self.module_names.get(id(owner)) else None)
         if owner is None or key == self.scope_shown:
             return
         self.scope_shown = key
         name = self.module_names.get(id(owner), "")
-        label = f"{name} ({type(owner).__name__})" if name else type(owner).__name__
+        label = (f"{name} ({type(owner).__name__})" if name  # an op of the outermost module:
+                 else f"{type(owner).__name__}: {type(node).__name__}")  # name the op too
         self.lines.append((f"# {what}{label}", "both"))
 
     def _out_name(self, cls: type[Function]) -> str:

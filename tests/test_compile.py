@@ -4,6 +4,7 @@ check=True catches a step that depends on what tracing does not see."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -475,3 +476,31 @@ def test_a_gradient_of_an_argument_goes_to_the_tensor_passed_in() -> None:
         c(second)
         np.testing.assert_array_equal(first.grad.data, [1.0, 2.0])
         np.testing.assert_array_equal(second.grad.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("case", ["xor-sse-sgd", "ce-sum-sgd-fused", "bce-sgd", "relu-ce"])
+def test_standalone_source_gives_the_compiled_steps_numbers(case: str) -> None:
+    """exec(step.source) alone, on copies of the arrays, gives the loss, the gradients and
+    the updated weights of the compiled step, bit for bit (seed-network losses)."""
+    sizes, act, make_loss, kind = {
+        "xor-sse-sgd": ((3, 4, 1), "Sigmoid", lambda: nn.MSELoss(reduction="sum"), "reg"),
+        "ce-sum-sgd-fused": ((4, 5, 3), "Sigmoid", lambda: nn.CrossEntropyLoss(reduction="sum"),
+                             "cls"),
+        "bce-sgd": ((2, 5, 1), "Sigmoid", lambda: nn.BCELoss(reduction="sum"), "bin"),
+        "relu-ce": ((4, 8, 3), "ReLU", nn.CrossEntropyLoss, "cls"),
+    }[case]
+    model = _mlp(5, sizes, act, fuse=case.endswith("fused"))
+    if kind == "bin":
+        model = nn.Sequential(model, nn.Sigmoid())
+    step = mt_compile(_trainer(model, make_loss(), nn.optim.SGD(model.parameters(), lr=0.05)))
+    step(*_data(kind, 9, sizes[0], sizes[-1], np.float64, 0))
+    ns: dict[str, Any] = {}
+    exec(builtins_compile(step.source, "<source>", "exec"), ns)  # noqa: S102 - our program
+    names = list(inspect.signature(ns["step"]).parameters)
+    x, y = _data(kind, 9, sizes[0], sizes[-1], np.float64, 1)
+    params = dict(zip(names[2:-1], (p.data.copy() for p in model.parameters())))
+    loss, grads = ns["step"](x.data, y.data, **params, lr=0.05)
+    assert step(x, y).item() == loss.item()
+    for name, p in zip(params, model.parameters()):
+        np.testing.assert_array_equal(grads[name], p.grad.data, err_msg=name)
+        np.testing.assert_array_equal(params[name], p.data, err_msg=name)

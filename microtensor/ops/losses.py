@@ -363,7 +363,7 @@ class BinaryCrossEntropy(Function):
         log_p, log_q = e.local("log_p", f"{out}_log_p"), e.local("log_q", f"{out}_log_q")
         asarray, maximum = fn("asarray", np.asarray, "numpy"), fn("maximum", np.maximum, "numpy")
         vdot = fn("vdot", np.vdot, "numpy")
-        check = fn("check_probabilities", self._check_probabilities, "microtensor.ops.losses")
+        check = fn("BinaryCrossEntropy", BinaryCrossEntropy, "microtensor.ops.losses")
         floor = e.lit(_LOG_FLOOR)
         lines = [
             f"with {fn('errstate', np.errstate, 'numpy')}(divide='ignore', invalid='ignore'):\n"
@@ -372,7 +372,7 @@ class BinaryCrossEntropy(Function):
             f"{maximum}({log_p}, {floor}, out={log_p})",
             f"{maximum}({log_q}, {floor}, out={log_q})",
             f"{out} = -({vdot}({y}, {log_p}) + {vdot}(1 - {y}, {log_q}))",
-            f"if {out} != {out}: {check}({x})  # nan: probabilities outside [0, 1]?",
+            f"if {out} != {out}: {check}._check_probabilities({x})  # nan: outside [0, 1]?",
         ]
         if reduction == "mean":
             lines.append(f"{out} = {out} / {p.size}")
