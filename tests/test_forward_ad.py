@@ -76,7 +76,7 @@ def test_op_jvp_rule_is_differentiable(op: OpSpec, broadcast: bool,
 
 # ----------------------------------------------------------------- every op class has a rule
 _CORE_OP_MODULES = ("elementwise", "math", "scan", "shape", "linalg", "reduce", "indexing",
-                    "fused")
+                    "fused", "losses", "conv", "normalization", "rnn", "setitem", "dropout")
 
 
 def _function_classes() -> list[type]:

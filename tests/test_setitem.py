@@ -188,3 +188,15 @@ def test_an_integer_tensor_is_assigned_in_place_with_a_tracked_value() -> None:
     v = mt.tensor(5.0, requires_grad=True)
     idx[0] = v
     assert idx.data.tolist() == [5, 2, 3] and not idx.requires_grad
+
+
+def test_setitem_inside_a_function_transform_is_refused_clearly() -> None:
+    x0 = mt.tensor(np.ones(3))
+
+    def f(x: mt.Tensor) -> mt.Tensor:
+        y = x * 2
+        y[0] = 5.0
+        return y
+
+    with pytest.raises(NotImplementedError, match="setitem: .*mt.func"):
+        mt.func.jvp(f, (x0,), (mt.tensor(np.ones(3)),))
