@@ -239,10 +239,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     iterations = iterations or net.settings_["iterations"]
     with staged_folder(out, "--out", owned=_TRAIN_OUTPUTS, last="report.json") as stage:
         # the output folder is known to be writable now: anything printed before this
-        # would have come ahead of that error's one line
+        # would have come ahead of that error's one line. Notes go to stdout with the
+        # summary: stderr keeps the progress, warnings and errors
         for note in notes:
-            print(f"note: {note}", file=sys.stderr)
-        print(_task_line(probe, args), file=sys.stderr)
+            print(f"note: {note}")
+        print(_task_line(probe, args))
         _warn_single_rows(probe, df, single, fraction, label)
         print(f"training {net!r} on {label}: {formula}  ({len(train_df)} rows"
               + (f", {len(val_df)} held out for validation" if val_df is not None else "")

@@ -155,7 +155,7 @@ def test_cli_default_flags_learn_a_badly_scaled_table(capsys, tmp_path: Path):
     assert report["validation"]["accuracy"] > 0.93
     assert set(report["input_scaling"]) == {"area", "ratio"}
     assert report["settings"]["preset"] == "default"
-    assert "task: classification" in err and "confusion matrix" in out
+    assert "task: classification" in out and "confusion matrix" in out
     assert (tmp_path / "m" / "boundary.png").exists()
 
 
@@ -195,9 +195,9 @@ def test_cli_missing_values_error_names_column_and_count(capsys, tmp_path: Path)
                           "--iterations", "2", "--out", tmp_path / "m")
     assert status == 0, err
     assert json.loads((tmp_path / "m" / "report.json").read_text())["rows"] == 57 - 11
-    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--missing", "mean",
-                          "--iterations", "2", "--out", tmp_path / "m2")
-    assert status == 0 and "filled" in err, err
+    status, out, err = main(capsys, "train", tmp_path / "d.csv", "--missing", "mean",
+                            "--iterations", "2", "--out", tmp_path / "m2")
+    assert status == 0 and "filled" in out, err
 
 
 def test_cli_reports_text_identifier_date_and_thousands_columns(capsys, tmp_path: Path):
@@ -207,10 +207,10 @@ def test_cli_reports_text_identifier_date_and_thousands_columns(capsys, tmp_path
     df.insert(2, "color", ["red", "green", "blue"] * 20)
     df.insert(3, "income", [f"{v:,}" for v in range(1000, 61000, 1000)])
     df.to_csv(tmp_path / "d.csv", index=False)
-    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--iterations", "2",
-                          "--out", tmp_path / "m")
+    status, out, err = main(capsys, "train", tmp_path / "d.csv", "--iterations", "2",
+                            "--out", tmp_path / "m")
     assert status == 0, err
-    notes = [ln for ln in err.splitlines() if ln.startswith("note:")]
+    notes = [ln for ln in out.splitlines() if ln.startswith("note:")]
     assert any("'customer'" in n and "identifier" in n for n in notes), notes
     assert any("'joined'" in n and "dates" in n for n in notes), notes
     assert any("'color'" in n and "one-hot" in n for n in notes), notes
@@ -237,7 +237,7 @@ def test_cli_task_flag_and_reason(capsys, tmp_path: Path):
     status, out, err = main(capsys, "train", tmp_path / "d.csv", "--iterations", "2",
                             "--out", tmp_path / "m")
     assert status == 0, err
-    line = next(ln for ln in err.splitlines() if ln.startswith("task:"))
+    line = next(ln for ln in out.splitlines() if ln.startswith("task:"))
     assert "regression" in line and "whole numbers" in line and "--task" in line
     assert "RMSE" in out
     status, _, err = main(capsys, "train", tmp_path / "d.csv", "--task", "banana",
