@@ -97,10 +97,21 @@ class NeuralNetwork:
     (`NeuralNetwork(X, y, hidden=5)`); with data the network is built at once and `train()` may
     follow. Without data it is a scikit-learn estimator waiting for `fit`.
 
-    The response decides the task (`task="auto"`): categories, text, booleans, integers and
-    0/1 floats make a classifier (labels are kept as given; two classes use one sigmoid
-    output, more use softmax), other floats a regression on squared error. The loss is summed
-    over the rows, as in the article, so learning rates are the article's. Weights (and
+    `preset` chooses the settings left as None: "article" (the default when data are given
+    here: the article's R6 API) is one layer of 5 sigmoid units, `init="small"`, "sgd" at
+    learn_rate 1e-2 on the loss summed over the rows (`loss_reduction="sum"`), every row every
+    step, inputs as given; "default" (the default for `fit`) is 64 tanh units, "xavier",
+    "adam" at 1e-3 on the mean loss, minibatches of up to 200 rows (`batch_size="auto"`),
+    standardized inputs and regression targets (`scale=True`: `x_mean_`, `x_scale_`,
+    `y_mean_`, `y_scale_`, applied by predict and saved in model files) and, with at least 50
+    rows, early stopping (`early_stopping=True`) on a stratified `validation_fraction` of the
+    rows after `patience` epochs without improvement, the best weights restored.
+    `settings_` shows the settings in force.
+
+    The response decides the task (`task="auto"`): categories, text, booleans, whole numbers
+    with at most 20 distinct values and 0/1 floats make a classifier (labels are kept as
+    given; two classes use one sigmoid output, more use softmax), other numbers a regression
+    on squared error. Weights (and
     biases, the first row of the article's W matrices) start as 0.01 * randn
     (`init="small"`), or as the article's `train` did, randn ("randn"), or scaled to the
     layer ("xavier", "kaiming"; biases zero), or from given matrices: `init=[W1, W2, ...]`,
@@ -112,7 +123,8 @@ class NeuralNetwork:
     (times `lr_gamma` every `lr_step` iterations), "exponential" (times `lr_gamma` every
     iteration), "cosine" (to zero over a `train` call) or a function of the iteration giving a
     factor. `iterations`, `learn_rate`, `tolerance` and `trace` are what `fit` passes to
-    `train`. `random_state` seeds the initial weights.
+    `train` (an iteration is an epoch). `random_state` seeds the initial weights, the
+    validation split and the minibatch order.
     """
 
     def __init__(
