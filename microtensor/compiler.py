@@ -133,6 +133,8 @@ class _Recorder:
     """The tracer: a function transform (every op call comes through `process`), the target
     of `Tensor.backward` while tracing, and the recorder of effects."""
 
+    traces_only = True  # it runs every op as it is (setitem and friends may run under it)
+
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
         self.quiet = 0  # > 0 inside an effect or a backward: ops there are not part of the step

@@ -588,6 +588,13 @@ class Tensor:
         the value written, and its history becomes SetItem(old history, value), so the
         overwritten positions get no gradient and `value` gets theirs. A leaf that requires
         grad cannot be assigned into (its gradient would no longer be that of its values)."""
+        if _state.transforms and not all(getattr(t, "traces_only", False)
+                                         for t in _state.transforms):
+            raise NotImplementedError(
+                "setitem: assignment inside mt.func.jvp / vmap is not supported (the tangent "
+                "or the batch would not follow it); build the value with mt.where or "
+                "mt.scatter instead"
+            )
         tracked = _state.grad_enabled and (
             self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
         if not tracked:
@@ -599,11 +606,6 @@ class Tensor:
                 "setitem: in-place assignment to a leaf tensor that requires grad would corrupt "
                 "its gradient; assign into a copy (y = x.clone(); y[i] = v), build a new tensor "
                 "(mt.where, mt.concatenate), or assign under mt.no_grad()"
-            )
-        if _state.transforms:
-            raise NotImplementedError(
-                "setitem: assignment inside mt.func.jvp / vmap is not supported; build the "
-                "value with mt.where or mt.scatter instead"
             )
         from .ops.setitem import SetItem
         from .ops.shape import _clean_index
