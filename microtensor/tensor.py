@@ -377,6 +377,26 @@ class Tensor:
         merged = int(np.prod(shape[start:end + 1], dtype=np.int64))
         return _ops.reshape(self, shape[:start] + (merged,) + shape[end + 1:])
 
+    def unflatten(self, dim: int, sizes: Any) -> Tensor:
+        """Axis `dim` split into axes of `sizes` (their product is its length; one entry may be
+        -1, inferred), as PyTorch's `unflatten`: the inverse of `flatten`."""
+        axis = normalize_one_axis(dim, self.data.ndim, "unflatten")
+        try:
+            sizes = tuple(int(n) for n in sizes)
+        except (TypeError, ValueError):
+            raise TypeError(f"unflatten: sizes must be a sequence of integers, got "
+                            f"{sizes!r}") from None
+        n = self.data.shape[axis]
+        known = int(np.prod([k for k in sizes if k != -1], dtype=np.int64))
+        if not sizes or sizes.count(-1) > 1 or any(k < -1 for k in sizes) or (
+                -1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+            raise ValueError(f"unflatten: sizes {sizes} do not split axis {dim} of length {n} "
+                             f"(tensor of shape {self.shape})")
+        if -1 in sizes:
+            sizes = tuple(n // known if k == -1 else k for k in sizes)
+        shape = self.data.shape
+        return _ops.reshape(self, shape[:axis] + sizes + shape[axis + 1:])
+
     # ----------------------------------------------------------------- PyTorch's names
     # One existing op each, under the name a PyTorch user reaches for (not a second API).
     def view(self, *shape: Any) -> Tensor:

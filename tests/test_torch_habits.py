@@ -564,3 +564,23 @@ def test_setitem_with_tensor_indices() -> None:
     x[_ix(mt, 1), _ix(mt, [1, 3])] = 2.0
     tx[torch.tensor(1), torch.tensor([1, 3])] = 2.0
     np.testing.assert_array_equal(x.data, tx.numpy())
+
+
+@pytest.mark.parametrize(("shape", "dim", "sizes"), [
+    ((2, 12, 3), 1, (3, 4)), ((2, 12, 3), -2, (2, -1, 3)), ((6,), 0, (1, 6)), ((4, 6), -1, (-1,)),
+])
+def test_unflatten_matches_torch(shape: tuple[int, ...], dim: int, sizes: tuple[int, ...]) -> None:
+    a = np.arange(float(np.prod(shape))).reshape(shape)
+    x = mt.tensor(a, requires_grad=True)
+    y = x.unflatten(dim, sizes)
+    ty = torch.tensor(a).unflatten(dim, sizes)
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_array_equal(y.data, ty.numpy())
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * a)
+
+
+@pytest.mark.parametrize("sizes", [(5, 3), (-1, -1), (0, -1), "ab", (7, -1)])
+def test_unflatten_bad_sizes(sizes: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="unflatten: "):
+        mt.ones((2, 12)).unflatten(1, sizes)
