@@ -231,6 +231,86 @@ def run_retraces(quick: bool) -> dict[str, Any]:
     return results
 
 
+def _layer_steps() -> dict[str, tuple[Any, Any]]:
+    """The CNN and LSTM training steps of benchmarks/cnn.py and benchmarks/lstm.py (their
+    models, data and PyTorch's starting weights), each eager and through mt.compile."""
+    import microtensor as mt
+    import nn
+
+    from . import cnn, lstm
+
+    steps: dict[str, tuple[Any, Any]] = {}
+    for name, mod in (("CNN", cnn), ("LSTM", lstm)):
+        _, weights = mod._torch_step(1)
+        eager = mod._mt_step(weights)
+        if name == "CNN":
+            f32 = np.float32
+            model = nn.Sequential(
+                nn.Conv2d(1, 6, 5, dtype=f32), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(6, 16, 5, dtype=f32), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                nn.Linear(256, 120, dtype=f32), nn.ReLU(), nn.Linear(120, 10, dtype=f32))
+            model.load_state_dict({k: v.T if k.endswith("weight") and v.ndim == 2 else v
+                                   for k, v in weights.items()})
+            xa, ya = mod._data()
+            x, y = mt.tensor(xa), mt.tensor(ya)
+            params = list(model.parameters())
+            loss_fn = nn.CrossEntropyLoss()
+
+            def forward(x: Any, y: Any, model: Any = model, loss_fn: Any = loss_fn) -> Any:
+                return loss_fn(model(x), y)
+        else:
+            rnn = nn.LSTM(lstm.INPUT, lstm.HIDDEN, dtype=np.float32)
+            rnn.load_state_dict({k: v for k, v in weights.items() if not k.startswith("head.")})
+            head = nn.Linear(lstm.HIDDEN, 1, dtype=np.float32)
+            head.weight.data[...] = weights["head.weight"].T
+            head.bias.data[...] = weights["head.bias"]
+            x, y = (mt.tensor(a) for a in mod._data())
+            params = list(rnn.parameters()) + list(head.parameters())
+
+            def forward(x: Any, y: Any, rnn: Any = rnn, head: Any = head) -> Any:
+                out, _ = rnn(x)
+                return ((head(out[-1]) - y) ** 2).mean()
+
+        opt = nn.optim.SGD(params, lr=0.01)
+
+        def train(x: Any, y: Any, opt: Any = opt, forward: Any = forward) -> Any:
+            opt.zero_grad()
+            loss = forward(x, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        compiled = mt.compile(train)
+        steps[name] = (eager, lambda c=compiled, x=x, y=y: c(x, y).item(), compiled)
+    return steps
+
+
+def run_layers_compiled(quick: bool) -> dict[str, Any]:
+    """The CNN and LSTM steps, eager and compiled, interleaved (min over rounds)."""
+    results: dict[str, Any] = {}
+    for name, (eager, compiled_step, compiled) in _layer_steps().items():
+        gc.collect()
+        t0 = time.perf_counter()
+        compiled_step()
+        trace_s = time.perf_counter() - t0
+        rounds = 3 if quick else 7
+        best = {"eager": float("inf"), "compiled": float("inf")}
+        for _ in range(rounds):
+            for which, fn in (("eager", eager), ("compiled", compiled_step)):
+                gc.collect()
+                t0 = time.perf_counter()
+                fn()
+                best[which] = min(best[which], time.perf_counter() - t0)
+        results[name] = {**{f"{k}_min_s": v for k, v in best.items()}, "trace_s": trace_s,
+                         "traces": compiled.traces, "eager_reason": compiled.eager_reason}
+        why = f", runs eagerly: {compiled.eager_reason}" if compiled.eager_reason else ""
+        print(f"\n{name} step (benchmarks/{name.lower()}.py), min of {rounds}: eager "
+              f"{_fmt(best['eager'])}, compiled {_fmt(best['compiled'])} "
+              f"({best['compiled'] / best['eager']:.2f}x), first compiled call "
+              f"{_fmt(trace_s)}{why}")
+    return results
+
+
 def run_overhead(quick: bool) -> dict[str, Any]:
     """Per-op overhead (one add + backward on 4x4), a 10-op chain, long chains, and what a
     first-order backward costs against one that records a graph (create_graph=True) on the
@@ -340,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
     parser.add_argument("--only", help="run only workloads whose title starts with this (W1..W4)")
+    parser.add_argument("--layers", action="store_true",
+                        help="also time the CNN and LSTM steps eager and compiled")
     parser.add_argument("--retraces", action="store_true",
                         help="also time a compiled step on a changing batch size")
     parser.add_argument("--json", default="benchmarks/results/latest.json",
@@ -362,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         results["overhead"] = run_overhead(args.quick)
     if args.retraces or not args.only:
         results["retraces"] = run_retraces(args.quick)
+    if args.layers or not args.only:
+        results["layers_compiled"] = run_layers_compiled(args.quick)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
