@@ -22,15 +22,20 @@ def resolve_task(task: str, response: pd.Series) -> str:
 
 def task_reason(response: pd.Series) -> tuple[str, str]:
     """The task "auto" picks for `response`, and why, in words: floats make a regression,
-    unless they are all 0 and 1 (an indicator, like the articles' y); whole numbers make a
+    unless they are all 0 and 1 (an indicator, like the articles' y) or all whole (then as
+    whole numbers); whole numbers make a
     classifier when there are at most 20 distinct values (codes, counts of stars), else a
     regression (a quantity); categories, text and booleans make a classifier."""
     kind = response.dtype.kind
     distinct = int(response.nunique())
     if kind == "f":
-        if set(np.unique(response.to_numpy())) == {0.0, 1.0}:
+        values = response.to_numpy()
+        if set(np.unique(values)) == {0.0, 1.0}:
             return "classification", "holds only 0 and 1"
-        return "regression", f"holds fractional numbers ({distinct} distinct values)"
+        whole = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+        if not whole or distinct < 2:
+            return "regression", f"holds fractional numbers ({distinct} distinct values)"
+        kind = "i"  # 1.0, 2.0, 3.0: whole numbers written as floats (a CSV's "2.0")
     if kind == "c":
         return "regression", "holds complex numbers"
     if kind in "iu":

@@ -353,3 +353,11 @@ def test_scikit_learn_knows_whether_it_is_fitted():
         check_is_fitted(net)
     X, y = nn.datasets.xor()
     check_is_fitted(net.fit(X, y))
+
+
+def test_whole_numbers_written_as_floats_are_treated_as_whole_numbers():
+    from nn._response import task_reason
+
+    assert task_reason(pd.Series([1.0, 2.0, 3.0, 2.0]))[0] == "classification"
+    assert task_reason(pd.Series(np.arange(50) * 2.0 + 100))[0] == "regression"
+    assert task_reason(pd.Series([1.5, 2.0, 3.0]))[0] == "regression"
