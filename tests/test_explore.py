@@ -158,6 +158,17 @@ def test_explore_layouts_place_every_node(monkeypatch: pytest.MonkeyPatch) -> No
         for i, p in enumerate(boxes):
             for q in boxes[i + 1:]:
                 assert p[2] <= q[0] or q[2] <= p[0] or p[3] <= q[1] or q[3] <= p[1], mode
+    if shutil.which("dot"):  # dot's time depends on the graph's shape: auto gives up on it
+        monkeypatch.setattr(_explore, "DOT_SECONDS", 1e-4)
+        layout = page_data(mt.viz.explore(loss).html)["layout"]
+        assert layout.startswith("python (dot took over")
+
+        def too_slow(*args: Any, **kwargs: Any) -> Any:
+            raise _explore.subprocess.TimeoutExpired("dot", 600)
+
+        monkeypatch.setattr(_explore.subprocess, "run", too_slow)
+        with pytest.raises(RuntimeError, match="did not lay out 9 nodes within 600 s"):
+            mt.viz.explore(loss, layout="dot")
     monkeypatch.setattr(_explore.shutil, "which", lambda name: None)
     assert page_data(mt.viz.explore(loss).html)["layout"] == "python"  # auto falls back
     with pytest.raises(RuntimeError, match="needs Graphviz's `dot`"):

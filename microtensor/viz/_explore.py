@@ -44,6 +44,10 @@ FULL_LIMIT = 64
 HEAT_SIDE = 48
 #: Graphviz lays out graphs up to this many nodes (dot is superlinear; beyond, the layered one).
 DOT_LIMIT = 1500
+#: In "auto", dot gets this many seconds, then the layered layout is used: dot's time depends
+#: on the graph's shape more than on its size (a few hundred nodes with a wide fan-out can
+#: take minutes).
+DOT_SECONDS = 10.0
 #: Module groups start collapsed when the graph has more nodes than this.
 COLLAPSE_ABOVE = 300
 
@@ -519,23 +523,31 @@ class _Articles:
 
 
 def _lay_out(data: dict[str, Any], mode: str) -> str:
-    """Give every node x, y, w, h (pixels, y down): by dot when asked or when "auto" finds it
-    and the graph is small enough, else by the layered layout. Returns the method used."""
+    """Give every node x, y, w, h (pixels, y down): by dot when asked, or in "auto" when it is
+    installed, the graph has at most DOT_LIMIT nodes and dot finishes within DOT_SECONDS;
+    else by the layered layout. Returns the method used, and why dot was not, if it was not."""
     nodes, edges = data["nodes"], data["edges"]
     for nd in nodes:
         text = max(len(nd["label"]), len(_sub(nd)))
-        nd["w"] = max(70, 7 * text + 20)
+        nd["w"] = min(320, max(70, 7 * text + 20))  # the page shortens longer labels
         nd["h"] = 40
-    use_dot = mode == "dot" or (mode == "auto" and len(nodes) <= DOT_LIMIT)
-    if use_dot and shutil.which("dot") is not None:
+    have_dot = shutil.which("dot") is not None
+    if mode == "dot" and not have_dot:
+        raise RuntimeError("explore: layout='dot' needs Graphviz's `dot` on PATH")
+    if mode == "dot" or (mode == "auto" and have_dot and len(nodes) <= DOT_LIMIT):
+        seconds = DOT_SECONDS if mode == "auto" else 600.0
         try:
-            _dot_layout(nodes, edges, data["groups"])
+            _dot_layout(nodes, edges, data["groups"], seconds)
             return "dot"
-        except (OSError, subprocess.SubprocessError, ValueError):
+        except subprocess.TimeoutExpired:
+            if mode == "dot":
+                raise RuntimeError(f"explore: Graphviz's dot did not lay out {len(nodes):,} "
+                                   f"nodes within {seconds:.0f} s; use layout='python'") from None
+            _layered_layout(nodes, edges)
+            return f"python (dot took over {seconds:.0f} s)"
+        except (OSError, subprocess.CalledProcessError, ValueError):
             if mode == "dot":
                 raise
-    elif mode == "dot":
-        raise RuntimeError("explore: layout='dot' needs Graphviz's `dot` on PATH")
     _layered_layout(nodes, edges)
     return "python"
 
@@ -545,9 +557,11 @@ def _sub(nd: dict[str, Any]) -> str:
 
 
 def _dot_layout(nodes: list[dict[str, Any]], edges: list[list[Any]],
-                groups: list[dict[str, Any]]) -> None:
+                groups: list[dict[str, Any]], seconds: float) -> None:
     lines = ["digraph G {", "rankdir=TB; nodesep=0.25; ranksep=0.45;",
              'node [shape=box, fixedsize=true, label=""];']
+    if len(nodes) > 300:  # fewer network-simplex and crossing passes: minutes become seconds
+        lines.append("nslimit=4; nslimit1=4; mclimit=0.5;")
     children: dict[int, list[int]] = {}
     members: dict[int, list[int]] = {}
     for k, nd in enumerate(nodes):
@@ -569,7 +583,7 @@ def _dot_layout(nodes: list[dict[str, Any]], edges: list[list[Any]],
     lines += [f"n{a} -> n{b};" for a, b in edges]
     lines.append("}")
     run = subprocess.run(["dot", "-Tplain"], input="\n".join(lines), capture_output=True,
-                         text=True, timeout=60, check=True)
+                         text=True, timeout=seconds, check=True)
     height = None
     seen = 0
     for line in run.stdout.splitlines():

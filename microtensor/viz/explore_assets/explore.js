@@ -361,9 +361,9 @@
   }
 
   // ---------------------------------------------------------------- arrays in the panel
-  function arrayView(a) {
+  function arrayView(a, missing) {
     const d = el("div", { class: "array" });
-    if (!a) { d.appendChild(el("span", { class: "none" }, "not known")); return d; }
+    if (!a) { d.appendChild(el("span", { class: "none" }, missing || "not known")); return d; }
     const head = el("div", { class: "ahead" }, fmtShape(a.s) + " " + a.dt);
     if (a.bad) head.appendChild(el("span", { class: "badmark" }, " ⚠ " + a.bad));
     d.appendChild(head);
@@ -463,7 +463,8 @@
     }
     if (n.shape) row(s, n.kind === "op" ? "output" : "shape", fmtShape(n.shape) + " " + (n.dt || ""));
     if (n.kind !== "hidden") {
-      const v = row(s, "value", arrayView(n.value));
+      const v = row(s, "value", arrayView(n.value, "not kept by the graph (it keeps what " +
+        "backward needs: pass the tensor in names= or call retain_grad() to see it)"));
       v.classList.add("value");
       if (n.kind !== "const") {
         const from = n.gradFrom === ".grad" ? "gradient (.grad)" : n.gradFrom === "replay" ?
