@@ -197,6 +197,21 @@ def test_explore_xor_steps_carry_the_article_lines() -> None:
     assert "d_weights1 = t(input) %*% delta1" in text
 
 
+def test_explore_fused_linear_sigmoid_gets_both_lines() -> None:
+    X, y = nn.datasets.xor()
+    model = nn.Sequential(nn.Linear(3, 4, bias=False, activation="sigmoid"),
+                          nn.Linear(4, 1, bias=False, activation="sigmoid"))
+    loss = nn.MSELoss(reduction="sum")(model(mt.tensor(X)), mt.tensor(y.reshape(-1, 1)))
+    data = page_data(mt.viz.explore(loss).html)
+    ops = [data["nodes"][s["node"]]["label"] for s in data["steps"] if not s.get("leaf")]
+    assert ops == ["SquaredError", "LinearSigmoid", "LinearSigmoid"]
+    lines = [s["article"]["lines"] for s in data["steps"][:3]]
+    assert lines[1][0].startswith("delta2 = 2 * (y - output)")
+    assert lines[1][-2].startswith("d_weights2 = t(layer1) %*% delta2")
+    assert lines[2][0].startswith("delta1 = (delta2 %*% t(weights2))")
+    assert lines[2][-1].startswith("d_weights1 = t(input) %*% delta1")
+
+
 def test_explore_binary_network_gets_the_second_article() -> None:
     mt.manual_seed(0)
     x = mt.tensor(np.random.default_rng(1).normal(size=(6, 2)))
@@ -205,6 +220,13 @@ def test_explore_binary_network_gets_the_second_article() -> None:
     loss = nn.BCELoss(reduction="sum")(model(x), y)
     text = json.dumps(page_data(mt.viz.explore(loss).html)["steps"])
     assert "dW_out = dw2 = [1, h]^T (y_hat - y)" in text
+    three = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 3))
+    labels = mt.tensor(np.arange(6) % 3)
+    ce = nn.CrossEntropyLoss(reduction="sum")(three(x), labels)
+    steps = page_data(mt.viz.explore(ce).html)["steps"]
+    assert "haty_y = output - onehot(y)" in steps[0]["article"]["lines"][1]
+    assert steps[1]["article"]["lines"][0] == "dW2 = [1, h]^T haty_y   (d/dbias = the " \
+        "intercept row, d/dweight = the rest)"
     mean = nn.BCELoss()(model(x), y)  # the articles sum: a mean loss is not theirs
     assert "article" not in json.dumps(page_data(mt.viz.explore(mean).html)["steps"])
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -476,38 +476,45 @@ class _Payload:
 
 class _Articles:
     """Marks the seed articles' networks (hidden Linear -> Sigmoid -> output Linear [->
-    Sigmoid] -> summed loss) and attaches each role's line of the hand-derived backprop."""
+    Sigmoid] -> summed loss, where a Linear and the Sigmoid after it may be one fused
+    LinearSigmoid node) and attaches each role's line of the hand-derived backprop."""
+
+    _FAMILY: ClassVar[dict[str, str]] = {
+        "SquaredError": "xor", "BinaryCrossEntropy": "binary", "SoftmaxCrossEntropy": "softmax"}
 
     def __init__(self, payload: _Payload) -> None:
         self.p = payload
 
-    def _chain(self) -> tuple[str, dict[str, NodeView]] | None:
-        g = self.p.g
-        roots = [NodeView.of(t) for t in g.outputs]
-        if len(roots) != 1 or roots[0] is None:
+    def _chain(self) -> tuple[str, list[tuple[str, NodeView]]] | None:
+        roots = [NodeView.of(t) for t in self.p.g.outputs]
+        if len(roots) != 1 or roots[0] is None or roots[0].kwargs.get("reduction") != "sum":
             return None
         loss = roots[0]
-        if loss.kwargs.get("reduction") != "sum":
-            return None
-        family = {"SquaredError": "xor", "BinaryCrossEntropy": "binary",
-                  "SoftmaxCrossEntropy": "softmax"}.get(loss.name)
+        family = self._FAMILY.get(loss.name)
         if family is None:
             return None
-        roles = {"loss": loss}
+        want = ["out_lin", "hid_act", "hid_lin"]
+        if family != "softmax":  # the cross-entropy op takes the logits
+            want.insert(0, "out_act")
+        found = [("loss", loss)]
         node = loss.inputs[0]
-        if family != "softmax":
-            if not isinstance(node, NodeView) or node.name != "Sigmoid":
+        while want:
+            if not isinstance(node, NodeView):
                 return None
-            roles["out_act"], node = node, node.inputs[0]
-        for name in ("out_lin", "hid_act", "hid_lin"):
-            want = "Sigmoid" if name == "hid_act" else "Linear"
-            if not isinstance(node, NodeView) or node.name != want:
+            act, lin = want[0].endswith("_act"), want[-1].endswith("_lin")
+            if node.name == "Sigmoid" and act:
+                found.append((want.pop(0), node))
+            elif node.name == "Linear" and not act:
+                found.append((want.pop(0), node))
+            elif node.name == "LinearSigmoid" and act and lin and len(want) > 1:
+                found += [(want.pop(0), node), (want.pop(0), node)]
+            else:
                 return None
-            roles[name], node = node, node.inputs[0]
-        has_bias = len(roles["out_lin"].inputs) > 2
+            node = node.inputs[0]
+        has_bias = len(dict(found)["out_lin"].inputs) > 2
         if (family == "xor") == has_bias:  # the first article has no biases, the second has
             return None
-        return family, roles
+        return family, found
 
     def attach(self, steps: list[dict[str, Any]]) -> None:
         found = self._chain()
@@ -515,7 +522,9 @@ class _Articles:
             return
         family, roles = found
         lines = _articles()[family]
-        by_node = {self.p.index[n]: lines.get(role) for role, n in roles.items()}
+        by_node: dict[int, list[str]] = {}
+        for role, n in roles:
+            by_node.setdefault(self.p.index[n], []).extend(lines.get(role, []))
         for s in steps:
             text = by_node.get(s["node"])
             if text:
