@@ -189,11 +189,20 @@ class _Recorder:
             root = _autograd.root_grad(tensor, gradient, False, "backward")
             start = tensor if tensor.grad_fn is None else tensor.grad_fn
             schedule = _Schedule()
-            try:  # the engine's own walk, observed, writing nothing
-                _engine._run([start], [root], True, False, None, schedule)
+            try:  # the engine's own walk, observed (it runs no hook and writes nothing)
+                sink = _engine._run([start], [root], True, False, None, schedule)
             except _Unsupported as e:
                 self.unsupported = str(e)
             self.events.append(("backward", tensor, gradient, schedule, bool(retain_graph)))
+            if self.unsupported is None and not _state.anomaly:
+                # the walk computed every gradient already: write .grad as backward() would
+                # (_commit) and free what it would have freed, rather than walk a second time
+                _engine._commit(sink.values(), False)
+                if not retain_graph:
+                    for ev in schedule.events:
+                        if ev[0] == "node":
+                            ev[1].saved = None
+                return
         self.quiet += 1
         try:  # the real backward (its errors are the eager ones)
             _autograd.backward(tensor, gradient, retain_graph, create_graph)

@@ -521,3 +521,33 @@ def test_seed_example_matches_the_articles_backprop() -> None:
     assert "d_fc1_weight = dot(x.T, d_z1)" in sources["xor"]
     assert "d_fc2_bias = dot(ones_200, d_z2)  # column sums" in sources["hotdogs"]
     assert "-= 1  # softmax - onehot(labels)" in sources["iris"]
+
+
+def test_tracing_runs_each_backward_once() -> None:
+    """The first call's backward is the observed walk itself (no second walk), so tracing
+    costs about one eager step; a custom op without a template is replayed by its calls."""
+    calls = []
+
+    class Twice(mt.Function):
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            return x * 2
+
+        def backward(self, grad: Any) -> Any:
+            calls.append(1)
+            return grad * 2
+
+    w = mt.tensor([1.0, 3.0], requires_grad=True)
+
+    def f(x: mt.Tensor) -> mt.Tensor:
+        out = (Twice.apply(w) * x).sum()
+        out.backward()
+        return out
+
+    c = mt_compile(f)
+    c(mt.tensor([1.0, 1.0]))
+    assert len(calls) == 1
+    np.testing.assert_array_equal(w.grad.data, [2.0, 2.0])
+    w.grad = None
+    c(mt.tensor([1.0, 2.0]))
+    assert len(calls) == 2
+    np.testing.assert_array_equal(w.grad.data, [2.0, 4.0])
