@@ -487,6 +487,41 @@ def test_browser_heat_map_nan_marks_and_jupyter_iframe(browser: Any, tmp_path: P
         browser.switch_to.default_content()
 
 
+def edge_case_pages() -> dict[str, Any]:
+    """Graphs at the edges: a lone leaf, no grad, no seed, hidden ops, two outputs, freed."""
+    x = mt.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    with mt.no_grad():
+        untracked = x * 2.0
+    chain = x
+    for _ in range(30):
+        chain = (chain * 0.9).tanh()
+    model, _, _, freed = xor_net()
+    freed.backward()
+    return {"leaf": mt.viz.explore(x, gradient=np.ones(3)),
+            "no grad": mt.viz.explore(untracked),
+            "no seed": mt.viz.explore(x * 2.0),
+            "hidden": mt.viz.explore(chain.sum(), max_nodes=6, layout="python"),
+            "two outputs": mt.viz.explore([(x * 3.0).sum(), (x * x).sum()]),
+            "freed": mt.viz.explore(freed, model=model)}
+
+
+def test_browser_edge_cases_draw_and_step_without_errors(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    for name, page in edge_case_pages().items():
+        path = page.save(tmp_path / f"{name.replace(' ', '_')}.html")
+        open_page(browser, path)
+        steps = len(page_data(page.html)["steps"])
+        assert len(browser.find_elements("css selector", "#graph .node")) == page.nodes, name
+        press(browser, Keys.ARROW_RIGHT, steps + 1)
+        assert browser.execute_script("return document.body.dataset.step") == str(steps - 1)
+        for text in page.left_out:
+            assert text in browser.find_element("css selector", "#guard").text, name
+        for node in browser.find_elements("css selector", "#graph .node"):
+            node.click()
+        assert browser.get_log("browser") == [], name
+
+
 @pytest.mark.slow
 def test_browser_opens_a_10000_op_graph_within_seconds(browser: Any, tmp_path: Path) -> None:
     x = mt.tensor(np.full((4, 4), 0.5), requires_grad=True)
