@@ -68,6 +68,7 @@ def test_explore_shows_reused_tensors_as_sums_and_undone_broadcasting() -> None:
     a, w, out = reuse_graph()
     data = page_data(mt.viz.explore(out).html)
     nodes, steps = data["nodes"], data["steps"]
+    assert a.grad is None and w.grad is None  # the replay writes no gradient
     out.backward()
     by_label = {nodes[s["node"]]["label"]: s for s in steps if s.get("leaf")}
     for t in (a, w):
@@ -76,7 +77,11 @@ def test_explore_shows_reused_tensors_as_sums_and_undone_broadcasting() -> None:
         np.testing.assert_allclose(total, t.grad.data, rtol=1e-12)
     parts = by_label["a"]["parts"]  # a * a: two edges into a
     assert len(parts) == 2
-    summed = sum(np.array(p["g"]["v"]) for p in parts)
+    # a part is the gradient its consumer's step sent: the page points there
+    sent = [steps[p["at"][0]]["out"][p["at"][1]] for p in parts]
+    assert [nodes[steps[p["at"][0]]["node"]]["id"] for p in parts] == [nodes[p["from"]]["id"]
+                                                                       for p in parts]
+    summed = sum(np.array(o["g"]["v"]) for o in sent)
     np.testing.assert_allclose(summed.reshape(a.shape), a.grad.data, rtol=1e-12)
     mul_steps = [s for s in steps if not s.get("leaf") and nodes[s["node"]]["label"] == "Mul"]
     # b = (a*a)*w feeds Sigmoid and Mul(b, 3): its gradient arrives in two parts

@@ -420,10 +420,12 @@ class _Payload:
 
         An array the page already holds is not embedded twice: a step's incoming gradient is
         its node's gradient when that came from the replay, and a gradient sent to a node
-        that gets nothing else is that node's incoming gradient ("same")."""
+        that gets nothing else is that node's incoming gradient ("same"), and a part of a sum
+        is the gradient its consumer's step sent ("at": [step, out])."""
         r, g = self.r, self.g
         parts_of = self._edge_parts()
-        steps = []
+        steps: list[dict[str, Any]] = []
+        self.at: dict[tuple[NodeView, int], list[int]] = {}
         for n, grad_in in r.incoming.items():
             if n in g.hidden:
                 continue
@@ -447,6 +449,7 @@ class _Payload:
                         out["same"] = True
                     else:
                         out["g"] = self.enc(r.outgoing[(n, i)])
+                        self.at[(n, i)] = [len(steps), len(step["out"])]
                 if (n, i) in r.summed_from:
                     out["summed"] = list(r.summed_from[(n, i)])
                 step["out"].append(out)
@@ -470,8 +473,12 @@ class _Payload:
     def _part(self, p: tuple[NodeView, int] | None) -> dict[str, Any]:
         if p is None:
             return {"from": None, "input": "seed", "g": None}
-        return {"from": self.index[p[0]], "input": input_name(*p),
-                "g": self.enc(self.r.outgoing[p])}
+        part: dict[str, Any] = {"from": self.index[p[0]], "input": input_name(*p)}
+        if p in self.at:
+            part["at"] = self.at[p]
+        else:
+            part["g"] = self.enc(self.r.outgoing[p])
+        return part
 
 
 class _Articles:

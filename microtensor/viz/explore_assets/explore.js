@@ -6,6 +6,7 @@
   const t0 = performance.now();
   const D = JSON.parse(document.getElementById("mt-data").textContent);
   const N = D.nodes, E = D.edges, G = D.groups, S = D.steps;
+  const MAX_PARTS = 32;  // parts of a sum listed in the panel (a shared weight can have 1000s)
   let step = -1;
   let selected = -1;
   let scale = 1;
@@ -485,7 +486,7 @@
     if (st.parts.length) {
       up.appendChild(el("div", { class: "explain" }, (st.leaf ? "this leaf" : "this tensor") +
         " is used " + st.parts.length + " times: its gradient is the sum of the parts"));
-      st.parts.forEach(function (p, i) {
+      st.parts.slice(0, MAX_PARTS).forEach(function (p, i) {
         const line = el("div", { class: "part" });
         line.appendChild(el("span", { class: "plus" }, i ? "+ " : "  "));
         if (p.from === null) line.appendChild(el("span", null, "the output's own seed"));
@@ -494,9 +495,13 @@
           line.appendChild(link(p.from));
           line.appendChild(el("span", null, " (d/d" + p.input + ")"));
         }
-        line.appendChild(arrayView(p.g));
+        line.appendChild(arrayView(p.g || (p.at && S[p.at[0]].out[p.at[1]].g)));
         up.appendChild(line);
       });
+      if (st.parts.length > MAX_PARTS) {
+        up.appendChild(el("div", { class: "note" }, "+ " + (st.parts.length - MAX_PARTS) +
+          " more parts (not listed)"));
+      }
       up.appendChild(el("div", { class: "plus" }, "= total"));
     }
     up.appendChild(arrayView(st.in || n.grad));
