@@ -477,7 +477,8 @@ class _Plan:
         self.ns: dict[str, Any] = {"_data": _data, "_fit": _fit, "_add": _engine._add,
                                    "_make": _make, "_np": np, "_asarray": np.asarray,
                                    "_array": np.array, "_ones": np.ones, "_MISS": _MISS,
-                                   "_st": _state, "_Tensor": Tensor, "_ndarray": np.ndarray}
+                                   "_st": _state, "_Tensor": Tensor, "_ndarray": np.ndarray,
+                                   "_commit": _engine._commit}
         self.lines: list[tuple[str, str]] = []
         self.used: set[str] = set(self.ns) | _RESERVED | set(dir(builtins))
         self.header: dict[str, str] = {}  # name -> the header line that defines it
@@ -804,9 +805,8 @@ class _Plan:
                 self.lines.append((f"{t}.grad = _make({fresh})", "run"))
                 self.grad_state[id(leaf)] = var
                 continue
-            self.lines.append((f"if {t}.grad is None: {t}.grad = _make({fresh})", "run"))
-            self.lines.append((f"else: {t}.grad = _make(_asarray({t}.grad.data + {var}))",
-                               "run"))
+            # .grad may hold an earlier gradient: the engine's own commit (its lock included)
+            self.lines.append((f"_commit((({t}, {var}, {is_owned}),), False)", "run"))
             self.grad_state.pop(id(leaf), None)
 
     def _receiver(self, e: Any) -> str:
