@@ -447,6 +447,13 @@ def test_browser_collapses_big_module_graphs(browser: Any, tmp_path: Path) -> No
         "return [...document.querySelectorAll('#graph .node')].filter(e => "
         "getComputedStyle(e).display !== 'none').length")
     assert visible < 10  # everything inside the collapsed Sequential
+    title = browser.find_element("css selector", "#graph .glabel:not(.gone)")
+    assert title.text.startswith("▸ Sequential") and "(320 nodes)" in title.text
+    title.click()  # opens it: now its 160 layers, each closed
+    shown = "return [...document.querySelectorAll('#graph .group:not(.gone)')].length"
+    assert browser.execute_script(shown) == 1 + 160
+    browser.find_element("css selector", "#collapseall").click()
+    assert browser.execute_script(shown) == 1
     from selenium.webdriver.common.keys import Keys
 
     press(browser, Keys.ARROW_RIGHT, 3)  # stepping opens the groups around the current node

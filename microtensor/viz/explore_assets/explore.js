@@ -224,10 +224,12 @@
     '<path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs><g id="groups">'];
   G.forEach(function (g, gi) {
     parts.push('<g class="group depth' + (depthOf[gi] % 4) + '" data-g="' + gi +
-      '"><rect rx="8"/><text class="glabel"></text></g>');
+      '"><rect rx="8"/></g>');
   });
   parts.push('</g><g id="edges">');
   E.forEach(function () { parts.push('<path class="edge" marker-end="url(#arr)"/>'); });
+  parts.push('</g><g id="glabels">');  // above the edges, so an edge never hides a title
+  G.forEach(function (g, gi) { parts.push('<text class="glabel" data-g="' + gi + '"></text>'); });
   parts.push('</g><g id="nodes">');
   // SVG text is the slow part of drawing (a 10,000-node graph spends most of its first layout
   // shaping labels), so big graphs get their labels only as they scroll into view
@@ -252,6 +254,7 @@
   const nodeEls = Array.from(svg.querySelectorAll("#nodes > .node"));
   const edgeEls = Array.from(svg.querySelectorAll("#edges > .edge"));
   const groupEls = Array.from(svg.querySelectorAll("#groups > .group"));
+  const glabelEls = Array.from(svg.querySelectorAll("#glabels > .glabel"));
   const inEdges = N.map(function () { return []; });
   E.forEach(function (e, i) { inEdges[e[1]].push(i); });
 
@@ -259,7 +262,7 @@
   const edgeGone = E.map(function () { return false; }), edgeAt = E.map(function () { return ""; });
   const glabel = G.map(function () { return ""; }), gshown = G.map(function () { return ""; });
   function setGroupLabel(gi, text) {
-    if (gshown[gi] !== text) { groupEls[gi].lastChild.textContent = text; gshown[gi] = text; }
+    if (gshown[gi] !== text) { glabelEls[gi].textContent = text; gshown[gi] = text; }
   }
   let byY = [];
   let labelPending = false;
@@ -308,9 +311,10 @@
       const hidden = groupHidden(gi) || box[gi][0] === Infinity;
       e.classList.toggle("gone", hidden);
       e.classList.toggle("collapsed", collapsed[gi]);
+      glabelEls[gi].classList.toggle("gone", hidden);
       glabel[gi] = "";
       if (hidden) return;
-      const b = box[gi], r = e.firstChild, t = e.lastChild;
+      const b = box[gi], r = e.firstChild, t = glabelEls[gi];
       r.setAttribute("x", b[0]); r.setAttribute("y", b[1]);
       r.setAttribute("width", b[2] - b[0]); r.setAttribute("height", b[3] - b[1]);
       t.setAttribute("x", b[0] + 8);
@@ -611,10 +615,10 @@
     else if (ev.key === "End") { go(S.length - 1); ev.preventDefault(); }
   });
   svg.addEventListener("click", function (ev) {
-    const g = ev.target.closest(".group");
+    const g = ev.target.closest(".group, .glabel");
     const n = ev.target.closest(".node");
     if (n) { select(Number(n.dataset.k)); return; }
-    if (g && (ev.target.classList.contains("glabel") || g.classList.contains("collapsed"))) {
+    if (g && (g.classList.contains("glabel") || g.classList.contains("collapsed"))) {
       const gi = Number(g.dataset.g);
       collapsed[gi] = !collapsed[gi];
       refresh();
