@@ -676,6 +676,7 @@ def _page(data: dict[str, Any], title: str) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # or a browser may ask a server for /favicon.ico
         f"<title>{html.escape(title)}</title>",
         f"<style>\n{_asset('explore.css')}\n</style>",
         "</head><body>",
