@@ -35,6 +35,7 @@ import functools
 import inspect
 import keyword
 import math
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,7 @@ __all__ = ["CompileError", "Compiled", "compile", "compile_effect"]  # mt.compil
 
 _MAX_PLANS = 8  # retraces kept per compiled function before it gives up and runs eagerly
 _MISS = object()  # what a plan's function returns when its guards do not hold
+_FREE_BYTES = 1 << 20  # arrays this large are dropped after their last use in a replay
 
 
 class CompileError(RuntimeError):
@@ -421,6 +423,8 @@ class Emit:
         var = self._locals.get(hint)
         if var is None:
             var = self._locals[hint] = self._plan._fresh(name or f"{self.out}_{hint}")
+            self._plan.sizes[var] = max([self.out_value.nbytes] + [
+                v.nbytes for v in self.values if isinstance(v, np.ndarray)])
         return var
 
     def fn(self, name: str, obj: Any, module: str) -> str:
@@ -499,6 +503,7 @@ class _Plan:
         self.grad_state: dict[int, str | None] = {}  # id(leaf) -> .grad's array (None: unset)
         self.effects: list[Any] = []
         self.emits: dict[int, Emit] = {}  # id(node) -> its template context
+        self.sizes: dict[str, int] = {}  # variable -> bytes of the array it held when traced
         self.outputs: dict[int, str] = {}  # id(node) -> its output's variable
         self.generic_nodes: dict[int, str] = {}  # id(node) -> the node an op call uses
         self.scope_shown: Any = None
@@ -531,6 +536,7 @@ class _Plan:
         self.result_expr = self._result(result)
         name = getattr(fn, "__name__", "step")
         name = name if name.isidentifier() else "step"
+        self._free_dead()
         guard = self._guard(args, run_params, grad_enabled)
         self.fast = guard is not None
         if guard is not None:  # the guards as one expression: ~40 ns a check
@@ -699,6 +705,7 @@ class _Plan:
         self.lines.extend((t, "both") for t in lines)
         self._bind(call.out, out)
         self._bind(call.out.data, out)
+        self.sizes[out] = call.out.data.nbytes
 
     # -- effects (an optimizer's step and zero_grad, a scheduler's step)
     def _effect(self, method: Callable[..., Any], eargs: tuple[Any, ...],
@@ -836,6 +843,10 @@ class _Plan:
             for i, need in enumerate(node.needs_input_grad):
                 if need and targets[i] is None:
                     targets[i] = self._fresh("unused")
+            for ev in edges:  # each input's gradient: the size the engine fitted it to
+                kind, t = ev[5], targets[ev[2]]
+                if t is not None and kind[2] is not None:
+                    self.sizes[t] = int(np.prod(kind[1])) * np.dtype(kind[2]).itemsize
             e.grad, e.targets = g, targets
             lines, results = node.emit_backward(e)
             self.lines.extend((t, "both") for t in lines)
@@ -901,6 +912,28 @@ class _Plan:
             return repr(result)
         raise _Unsupported(f"the step returns a {type(result).__name__} made outside ops "
                            "(return the Tensor and call .item() on it outside the step)")
+
+    def _free_dead(self) -> None:
+        """`del` each large array's variable after its last use, as eager backward frees a
+        node's saved arrays once it ran: without it a replay would hold every activation
+        and gradient of the step until it returns (peak memory, W4)."""
+        big = {v for v, n in self.sizes.items() if n >= _FREE_BYTES}
+        if not big:
+            return
+        words = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+        last: dict[str, int] = {}
+        for k, (text, where) in enumerate(self.lines):
+            if where != "src":
+                for w in words.findall(text):
+                    if w in big:
+                        last[w] = k
+        for w in words.findall(self.result_expr):
+            last.pop(w, None)
+        dead: dict[int, list[str]] = {}
+        for w, k in last.items():
+            dead.setdefault(k, []).append(w)
+        for k in sorted(dead, reverse=True):
+            self.lines.insert(k + 1, (f"del {', '.join(sorted(dead[k]))}", "run"))
 
     def _standalone(self, name: str, result: Any) -> str:
         """The program as a module of its own: imports, constants, and a function of arrays
