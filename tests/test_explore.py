@@ -295,6 +295,10 @@ def test_explore_save_repr_and_errors(tmp_path: Path) -> None:
         mt.viz.explore(loss, layout="neato")
     with pytest.raises(TypeError, match="model must be an nn.Module"):
         mt.viz.explore(loss, model=object())
+    with pytest.raises(ValueError, match="2 outputs .1 distinct. and 2 gradients"):
+        mt.viz.explore([loss, loss])
+    with pytest.raises(ValueError, match="1 outputs .1 distinct. and 2 gradients"):
+        mt.viz.explore(loss, gradient=[None, None])
     with pytest.raises(TypeError, match="expected Tensors"):
         mt.viz.explore([loss, 3])
     g = loss.grad_fn

@@ -114,8 +114,9 @@ def explore(
     is `draw`'s; `gradient` seeds a non-scalar output. Size guards: at most `max_nodes` op
     nodes (the rest summarized, None: no limit) and `max_values` embedded numbers (further
     arrays keep min / mean / max only); what they left out is said on the page and in
-    `.left_out`. `layout`: "auto" (Graphviz's `dot` when on PATH and the graph has at most
-    1,500 nodes), "dot" or "python". Writes the page to `path` when given.
+    `.left_out`. `layout`: "auto" (Graphviz's `dot` when on PATH, the graph has at most
+    1,500 nodes and dot takes at most 10 s; else a layered layout), "dot" or "python".
+    Writes the page to `path` when given.
     """
     outputs = [output] if isinstance(output, Tensor) else list(output)
     if layout not in ("auto", "dot", "python"):
@@ -130,6 +131,10 @@ def explore(
                         f"(max_nodes={max_nodes:,}); stepping skips them")
     record = None
     grads = list(gradient) if isinstance(gradient, (list, tuple)) else [gradient] * len(outputs)
+    if len(grads) != len(outputs) or len(graph.outputs) != len(outputs):
+        raise ValueError(f"explore: give each output once and one gradient per output, got "
+                         f"{len(outputs)} outputs ({len(graph.outputs)} distinct) and "
+                         f"{len(grads)} gradients")
     unseeded = [fmt_shape(t.shape) for t, g in zip(outputs, grads)
                 if t.requires_grad and g is None and t.size != 1]
     if not any(t.requires_grad for t in graph.outputs):
