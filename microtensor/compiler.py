@@ -778,8 +778,17 @@ class _Plan:
         root = self._value(tensor)
         if gradient is None:
             seed = f"d_{root}"
-            self.lines.append((f"{seed} = _ones({root}.shape, {root}.dtype)", "run"))
-            self.lines.append((f"{seed} = np.ones({root}.shape, {root}.dtype)", "src"))
+            if (tensor.data.ndim == 0 and id(tensor.grad_fn) in self.emits
+                    and type(tensor.grad_fn).__name__ in _LOSSES | {"Sum", "Mean"}):
+                # these templates only read their incoming gradient: one read-only 1.0
+                one = np.ones((), tensor.data.dtype)
+                one.flags.writeable = False
+                const = self._const_named(f"one_{tensor.data.dtype}", one,
+                                          f"np.ones((), {str(tensor.data.dtype)!r})")
+                self.lines.append((f"{seed} = {const}", "both"))
+            else:
+                self.lines.append((f"{seed} = _ones({root}.shape, {root}.dtype)", "run"))
+                self.lines.append((f"{seed} = np.ones({root}.shape, {root}.dtype)", "src"))
             self.used.add(seed)
         else:
             seed = self._value(gradient)
