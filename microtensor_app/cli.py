@@ -4,6 +4,7 @@
     microtensor train DATA [options]             train on xor, hotdogs, iris or a CSV
     microtensor predict MODEL DATA [--proba]     apply a saved model to a CSV
     microtensor graph MODEL [--backward]         draw a saved model's graph
+    microtensor graph MODEL --html OUT.html      ... as the interactive backprop explorer
     microtensor check                            autodiff against the articles' backprop
     microtensor bench [--quick]                  the benchmarks (from a source checkout)
 
@@ -178,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE",
                    help="output file: .svg, .png or .pdf (needs graphviz's dot) or .dot "
                    "(default: MODEL's name with .svg, or .dot without dot)")
+    p.add_argument("--html", metavar="FILE",
+                   help="write the interactive explorer instead: one self-contained HTML file "
+                   "with the graph and the backward pass step by step (no graphviz needed)")
 
     sub.add_parser("check", help="compare autodiff with the articles' hand-derived backprop",
                    description="Compare autodiff gradients with the hand-derived ones on the "

@@ -485,8 +485,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_loss_graph(net: Any, backward: bool) -> Any:
-    """A picture of `net`'s loss on one row of zeros (inputs named x, target y)."""
+def model_loss(net: Any) -> tuple[Any, Any]:
+    """`net`'s loss on one row of zeros, named "loss", and that row (a tensor named x)."""
     import microtensor as mt
 
     x = mt.Tensor(np.zeros((1, net.n_features_in_)), name="x")
@@ -494,13 +494,24 @@ def model_loss_graph(net: Any, backward: bool) -> Any:
     target = np.zeros((1, 1)) if out.shape[1] == 1 else np.zeros(1, dtype=np.int64)
     loss = net._loss(out, target)
     loss.name = "loss"
+    return loss, x
+
+
+def model_loss_graph(net: Any, backward: bool) -> Any:
+    """A picture of `net`'s loss on one row of zeros (inputs named x, target y)."""
+    import microtensor as mt
+
+    loss, _ = model_loss(net)
     if backward:
         return mt.viz.draw_backward(loss, show_grad=True, title="gradient flow (one row)")
     return mt.viz.draw(loss, title="forward graph (one row)")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """`microtensor graph`: the model's forward or backward graph, to SVG/PNG/PDF or DOT."""
+    """`microtensor graph`: the model's forward or backward graph, to SVG/PNG/PDF or DOT, or
+    the interactive explorer (`--html`)."""
+    if args.html:
+        return _graph_html(args)
     require("graph", "pandas", "graphviz")
     have_dot = shutil.which("dot") is not None
     target = Path(args.out) if args.out else Path(args.model).with_suffix(
@@ -526,6 +537,25 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if not args.out and not have_dot:
         print("graphviz's `dot` is not installed: wrote DOT text (apt-get install graphviz to "
               "render it)", file=sys.stderr)
+    print(f"wrote {target}")
+    return 0
+
+
+def _graph_html(args: argparse.Namespace) -> int:
+    """`microtensor graph MODEL --html OUT`: mt.viz.explore of the loss on one row."""
+    import microtensor as mt
+
+    require("graph", "pandas")
+    target = Path(args.html)
+    check_output_file(target, "--html")
+    net = _load_model(args.model)
+    loss, x = model_loss(net)
+    page = mt.viz.explore(loss, model=net.model_, inputs={"x": x},
+                          title=f"{Path(args.model).name}: loss on one row, backward step by step")
+    try:
+        write_text(target, page.html)
+    except OSError as e:
+        raise UsageError(f"--html {target}: cannot write it ({e.strerror or e})") from None
     print(f"wrote {target}")
     return 0
 

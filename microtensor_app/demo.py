@@ -122,8 +122,8 @@ def gradient_table() -> tuple[list[dict[str, Any]], str]:
 
 # what the demo writes (the graphs as .svg, or as .dot without graphviz's `dot`)
 DEMO_FILES = ("xor_loss.png", "hotdogs_boundaries.png", "iris_loss.png", "xor_forward.svg",
-              "xor_backward.svg", "xor_forward.dot", "xor_backward.dot", "gradients.txt",
-              "index.html")
+              "xor_backward.svg", "xor_forward.dot", "xor_backward.dot", "explore.html",
+              "gradients.txt", "index.html")
 
 
 def run_demo(out: Path, quick: bool = False) -> int:
@@ -228,6 +228,9 @@ def _graphs(model: Any, Xt: Any, yt: Any, out: Path) -> tuple[str, list[Path]]:
         note = ("graphviz's `dot` is not installed, so the graphs are DOT text "
                 "(apt-get install graphviz to render them)")
         print(note, file=sys.stderr)
+    page = mt.viz.explore(loss, model=model, inputs={"X": Xt, "y": yt},
+                          title="XOR net: the backward pass, step by step")
+    files.append(write_text(out / "explore.html", page.html))
     return note, files
 
 

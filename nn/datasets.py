@@ -180,7 +180,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     data (E. Alpaydin and C. Kaynak, 1998; CC BY 4.0; the copy scikit-learn ships as
     load_digits): images of shape (1797, 8, 8), float64 counts 0..16 (each pixel counts the
     set pixels of a 4x4 block of the 32x32 scan), and labels (1797,) int64 in 0..9, about 180
-    per digit. Shipped as nn/datafiles/digits.npz (45 KB), read without pickle."""
+    per digit. Shipped as nn/datafiles/digits.npz (45 KB), loaded with object arrays refused."""
     with resources.files("nn").joinpath("datafiles/digits.npz").open("rb") as f:
         with np.load(f, allow_pickle=False) as archive:
             images = archive["images"].astype(np.float64)

@@ -234,3 +234,12 @@ def test_cli_demo_page_images_load_in_a_real_browser(demo_dir: Path, tmp_path: P
     assert len(widths) >= 3
     for src, width in widths.items():
         assert int(width) > 0, f"{src} did not load"
+
+
+def test_cli_graph_html_writes_the_explorer(trained: Path, tmp_path: Path) -> None:
+    page = tmp_path / "net.html"
+    result = run("graph", str(trained / "model.safetensors"), "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and "default-src 'none'" in text
+    assert '"label":"0.weight"' in text and '"label":"x"' in text

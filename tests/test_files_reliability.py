@@ -501,7 +501,7 @@ def _cli_diverge(tmp_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, "-m", "microtensor", "train", str(data), "--lr", "1e6",
-         "--iterations", "200", "--out", str(tmp_path / "out")],
+         "--iterations", "200", "--preset", "article", "--out", str(tmp_path / "out")],
         check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     return proc
