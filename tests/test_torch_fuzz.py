@@ -915,6 +915,30 @@ _REGISTERED: dict[str, FuzzOp] = {
     **__import__("op_table_indexing").torch_fuzz_rows(FuzzOp, require, promote),
 }
 
+def _pad(p: Program, x: Val) -> Val:
+    """F.pad in PyTorch's form: pairs from the last axis; constant (negative widths crop),
+    reflect (widths below the axis), replicate, circular (widths up to the axis)."""
+    require(bool(x.shape))
+    x = p.condition(x, "real")
+    mode = p.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    n_axes = p.draw(st.integers(1, min(len(x.shape), 3)))
+    if mode != "constant":  # PyTorch pads k axes of a (k + 1)- or (k + 2)-D input only
+        require(len(x.shape) in (n_axes + 1, n_axes + 2))
+    widths: list[int] = []
+    for k in range(n_axes):
+        size = x.shape[-1 - k]
+        top = min({"reflect": size - 1, "circular": size}.get(mode, 2), 2)
+        low = -(size // 2) if mode == "constant" else 0
+        require(top >= 0)
+        widths += [p.draw(st.integers(low, top)), p.draw(st.integers(low, top))]
+    if mode == "replicate":
+        require(all(n > 0 for n in x.shape))
+    pad = tuple(widths)
+    kw = {"value": 0.5} if mode == "constant" else {}
+    return p.apply(f"F.pad({{}}, {pad}, mode={mode!r})", lambda a: F.pad(a, pad, mode, **kw),
+                   lambda a: TF.pad(a, pad, mode=mode, **kw), x)
+
+
 _MORE: list[FuzzOp] = [
     FuzzOp("pow_scalar", _pow_scalar),
     FuzzOp("rpow", _rpow),
@@ -930,6 +954,7 @@ _MORE: list[FuzzOp] = [
     *__import__("op_table_math").torch_fuzz_activations(globals()),  # gelu, silu, elu, ...
     FuzzOp("F.linear", _linear, min_dims=1),
     FuzzOp("F.dropout", _dropout_identity),
+    FuzzOp("F.pad", _pad, min_dims=1),
     _loss("mse_loss", "real", "real", TF.mse_loss),
     _loss("l1_loss", "real", "real", TF.l1_loss, kink=True),
     _loss("binary_cross_entropy", "prob", "prob", TF.binary_cross_entropy, extras=_bce),
@@ -1058,7 +1083,9 @@ def test_torch_fuzz_op_list_covers_the_public_api():
                # factories, dtype names and grad modes: no op to differentiate
                "empty", "float16", "float32", "float64", "from_numpy", "full_like",
                "inference_mode", "int32", "int64", "linspace", "logspace", "normal",
-               "rand_like", "randint", "randn_like", "randperm", "uniform"}
+               "rand_like", "randint", "randn_like", "randperm", "uniform",
+               # mt.compile and its marks: a transform of a step, not an op
+               "compile", "compile_effect", "CompileError"}
     assert mt.cat is mt.concatenate  # an alias: fuzzed as concatenate
     not_ops.add("cat")
     missing = set(mt.__all__) - not_ops - names
@@ -1067,7 +1094,7 @@ def test_torch_fuzz_op_list_covers_the_public_api():
                   "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
                   "gelu", "silu", "elu", "selu", "celu", "logsigmoid", "hardtanh", "relu6",
                   "hardsigmoid", "hardswish", "mish", "softsign", "tanhshrink", "glu",
-                  "softmin"}
+                  "softmin", "pad"}
     public_f = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))
                 and getattr(getattr(F, n), "__module__", "") == F.__name__
                 and n[0].islower()}
