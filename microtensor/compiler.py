@@ -96,11 +96,15 @@ def compile(fn: Callable[..., Any] | None = None, *, check: bool = False,  # noq
 class _Call:
     """One op call seen while tracing."""
 
-    __slots__ = ("cls", "args", "kwargs", "out")
+    __slots__ = ("cls", "args", "kwargs", "out", "node", "data", "arg_data")
 
     def __init__(self, cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any],
                  out: Tensor) -> None:
         self.cls, self.args, self.kwargs, self.out = cls, args, kwargs, out
+        # as they are now: an assignment `out[i] = v` later gives the tensor a new array and
+        # node (ops/setitem.py), and this call's are the ones the plan replays
+        self.node, self.data = out.grad_fn, out.data
+        self.arg_data = tuple(a.data if isinstance(a, Tensor) else None for a in args)
 
 
 class _Schedule:
@@ -591,10 +595,13 @@ class _Plan:
         self.slots[id(obj)] = name
         self.keep.append(obj)
 
-    def _value(self, a: Any) -> str:
-        """The expression for argument `a` of an op, binding leaves and constants."""
+    def _value(self, a: Any, data: Any = None) -> str:
+        """The expression for argument `a` of an op, binding leaves and constants; `data` is
+        the array a Tensor held when the op was called (an assignment may have changed it
+        since)."""
         if isinstance(a, Tensor):
-            name = self.slots.get(id(a)) or self.slots.get(id(a.data))
+            held = a.data if data is None else data
+            name = self.slots.get(id(held)) or self.slots.get(id(a))
             if name is not None:
                 return name
             if a.grad_fn is not None:
@@ -674,9 +681,9 @@ class _Plan:
 
     # -- ops
     def _op(self, call: _Call) -> None:
-        args = [self._value(a) for a in call.args]
+        args = [self._value(a, d) for a, d in zip(call.args, call.arg_data)]
         kw = {k: self._value(v) for k, v in call.kwargs.items()}
-        node = call.out.grad_fn
+        node = call.node
         if node is None:  # an op that records nothing (no input needs grad): a fresh instance
             node = object.__new__(call.cls)
             node.saved = ()
@@ -689,7 +696,7 @@ class _Plan:
         if hasattr(call.cls, "emit_forward"):
             e = Emit(self, node, [a.data if isinstance(a, Tensor) else a for a in call.args],
                      {k: v.data if isinstance(v, Tensor) else v for k, v in call.kwargs.items()},
-                     args, kw, out, call.out.data)
+                     args, kw, out, call.data)
             lines = node.emit_forward(e)
             if lines is not None:
                 self.emits[id(node)] = e
@@ -699,13 +706,16 @@ class _Plan:
             self.keep.append(node)
             self.lines.append((f"{n}._raw_inputs = [{', '.join(args)}]", "run"))
             call_args = ", ".join(args + [f"{k}={v}" for k, v in kw.items()])
-            lines = [f"{out} = {n}.forward({call_args})",
-                     f"if type({out}) is not _np.ndarray: {out} = _asarray({out})"]
+            self.lines += [(f"{out} = {n}.forward({call_args})", "both"),
+                           (f"if type({out}) is not _np.ndarray: {out} = _asarray({out})", "run"),
+                           (f"{out} = np.asarray({out})  # an op without a code template, "
+                            "called as it is", "src")]
             self.generic_nodes[id(node)] = n
+            lines = []
         self.lines.extend((t, "both") for t in lines)
         self._bind(call.out, out)
-        self._bind(call.out.data, out)
-        self.sizes[out] = call.out.data.nbytes
+        self._bind(call.data, out)
+        self.sizes[out] = call.data.nbytes
 
     # -- effects (an optimizer's step and zero_grad, a scheduler's step)
     def _effect(self, method: Callable[..., Any], eargs: tuple[Any, ...],

@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE",
                    help="write the interactive explorer instead: one self-contained HTML file "
                    "with the graph and the backward pass step by step (no graphviz needed)")
+    p.add_argument("--code", action="store_true",
+                   help="print the backprop mt.compile derives for one training step, as "
+                   "NumPy code (the articles' hand-written loop, written by the machine)")
 
     sub.add_parser("check", help="compare autodiff with the articles' hand-derived backprop",
                    description="Compare autodiff gradients with the hand-derived ones on the "

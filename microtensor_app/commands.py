@@ -512,6 +512,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     the interactive explorer (`--html`)."""
     if args.html:
         return _graph_html(args)
+    if args.code:
+        return _graph_code(args)
     require("graph", "pandas", "graphviz")
     have_dot = shutil.which("dot") is not None
     target = Path(args.out) if args.out else Path(args.model).with_suffix(
@@ -538,6 +540,33 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print("graphviz's `dot` is not installed: wrote DOT text (apt-get install graphviz to "
               "render it)", file=sys.stderr)
     print(f"wrote {target}")
+    return 0
+
+
+def _graph_code(args: argparse.Namespace) -> int:
+    """`microtensor graph MODEL --code`: mt.compile's NumPy source of one gradient step of the
+    model's loss (on one row of zeros; the program is the same for any rows)."""
+    import microtensor as mt
+
+    require("graph", "pandas")
+    net = _load_model(args.model)
+    x = mt.Tensor(np.zeros((1, net.n_features_in_)))
+    probe = net.model_(x)
+    target = np.zeros((1, 1)) if probe.shape[1] == 1 else np.zeros(1, dtype=np.int64)
+
+    def step(x: Any, y: Any) -> Any:
+        loss = net._loss(net.model_(x), y)
+        loss.backward()
+        return loss
+
+    compiled = mt.compile(step)
+    compiled(x, mt.tensor(target))
+    for p in net.model_.parameters():  # the traced step's gradients are not the model's
+        p.grad = None
+    if compiled.eager_reason is not None:
+        raise UsageError(f"{args.model}: this model's step cannot be compiled "
+                         f"({compiled.eager_reason})")
+    print(compiled.source)
     return 0
 
 

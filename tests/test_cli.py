@@ -243,3 +243,13 @@ def test_cli_graph_html_writes_the_explorer(trained: Path, tmp_path: Path) -> No
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!doctype html>") and "default-src 'none'" in text
     assert '"label":"0.weight"' in text and '"label":"x"' in text
+
+
+def test_cli_graph_code_prints_the_compiled_backprop(trained: Path) -> None:
+    """`graph MODEL --code`: mt.compile's NumPy backprop of one step, named after the layers."""
+    result = run("graph", str(trained / "model.safetensors"), "--code")
+    assert result.returncode == 0, result.stderr
+    src = result.stdout
+    assert src.startswith("import numpy as np") and "\ndef step(" in src
+    assert "d_layer0_weight = dot(" in src and "return " in src
+    compile(src, "<graph --code>", "exec")  # valid Python
