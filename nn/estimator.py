@@ -83,6 +83,7 @@ _PARAMS = (
     "validation_fraction",
     "patience",
     "batch_size",
+    "compile",
 )
 _PRESET_KEYS = tuple(PRESETS["default"])
 
@@ -106,7 +107,9 @@ class NeuralNetwork:
     `y_mean_`, `y_scale_`, applied by predict and saved in model files) and, with at least 50
     rows, early stopping (`early_stopping=True`) on a stratified `validation_fraction` of the
     rows after `patience` epochs without improvement, the best weights restored.
-    `settings_` shows the settings in force.
+    `settings_` shows the settings in force. `compile=True` (the default) runs each
+    gradient step through `mt.compile`: the same ops in the same order, so the same numbers bit
+    for bit, without the graph's bookkeeping; `compile=False` runs it eagerly.
 
     The response decides the task (`task="auto"`): categories, text, booleans, whole numbers
     with at most 20 distinct values and 0/1 floats make a classifier (labels are kept as
@@ -155,6 +158,7 @@ class NeuralNetwork:
         validation_fraction: float = 0.1,
         patience: int = 20,
         batch_size: int | str | None = None,
+        compile: bool = True,  # noqa: A002 - PyTorch's and the issue's name for it
     ) -> None:
         # scikit-learn's clone() rebuilds an estimator from get_params(): parameters are
         # stored exactly as given, and the data (not a parameter) only triggers _setup.
@@ -181,6 +185,7 @@ class NeuralNetwork:
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.batch_size = batch_size
+        self.compile = compile
         self.model_: Sequential | None = None
         # the article's API (data given here, then train()) gets the article's network
         self._article_api = data is not None or formula is not None and not isinstance(
@@ -411,17 +416,28 @@ class NeuralNetwork:
         params = list(self.model_.parameters())
         watch = val is not None or s["early_stopping"]
         best, best_state, stale = math.inf, None, 0
+        opt, model, loss_of = self._opt, self.model_, self._loss
+
+        def forward_backward(x: mt.Tensor, target: Any) -> tuple[mt.Tensor, mt.Tensor]:
+            # one gradient step's ops; the optimizer's step stays outside, after the loss
+            # is checked: a diverged loss never moves the weights
+            opt.zero_grad()
+            out = model(x)
+            loss = loss_of(out, target)
+            loss.backward()
+            return out, loss
+
+        # mt.compile replays the same ops in the same order (bit for bit the eager numbers:
+        # the article's runs are unchanged) without the graph's bookkeeping
+        run = mt.compile(forward_backward) if self.compile else forward_backward
         for i in range(1, iterations + 1):
             before = None
             try:
                 if rows >= n:
-                    out = self.model_(x)
-                    loss = self._loss(out, self._target)
+                    out, loss = run(x, self._target)
                     value = loss.item() + self._penalty()  # both at this iteration's weights
                     if not math.isfinite(value):
                         raise FloatingPointError(f"the loss became {value}")
-                    self._opt.zero_grad()
-                    loss.backward()
                     before = [p.data.copy() for p in params]
                     self._opt.step()
                     if not all(np.isfinite(p.data).all() for p in params):
@@ -431,14 +447,11 @@ class NeuralNetwork:
                     order = shuffle.permutation(n)
                     for start in range(0, n, rows):
                         idx = order[start:start + rows]
-                        out = self.model_(mt.Tensor(self.X_[idx]))
-                        loss = self._loss(out, self._target[idx])
+                        out, loss = run(mt.Tensor(self.X_[idx]), self._target[idx])
                         part = loss.item()
                         if not math.isfinite(part):
                             raise FloatingPointError(f"the loss became {part}")
                         total += part * len(idx) if mean else part
-                        self._opt.zero_grad()
-                        loss.backward()
                         before = [p.data.copy() for p in params]
                         self._opt.step()
                         if not all(np.isfinite(p.data).all() for p in params):

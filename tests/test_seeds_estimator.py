@@ -404,3 +404,25 @@ def test_diverging_training_says_so():
         pytest.raises(FloatingPointError, match="learn_rate"),
     ):
         net.train(200, learn_rate=1.0, trace=0)
+
+
+@pytest.mark.parametrize("preset", ["article", "default"])
+def test_compiled_training_is_the_eager_training_bit_for_bit(preset: str) -> None:
+    """compile=True (the default) replays each gradient step through mt.compile: the same
+    weights and loss history as compile=False, to the last bit, full batch and minibatches."""
+    import warnings
+
+    iris = nn.datasets.iris()
+    runs = []
+    for compiled in (False, True):
+        net = nn.NeuralNetwork("Species ~ .", hidden=4, preset=preset, random_state=3,
+                               compile=compiled, iterations=30, early_stopping=False,
+                               batch_size=64 if preset == "default" else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing falls back to eager
+            net.fit(iris)
+        runs.append(net)
+    assert runs[0].loss_history_ == runs[1].loss_history_
+    for a, b in zip(runs[0].weights, runs[1].weights):
+        np.testing.assert_array_equal(a, b)
+    assert runs[1].get_params()["compile"] is True
