@@ -621,3 +621,16 @@ def test_an_assignment_after_a_use_replays_in_order() -> None:
         assert got == step(x).item()
         np.testing.assert_array_equal(g, w.grad.data)
     assert c.traces == 1 and c.eager_reason is None
+
+
+def test_a_label_out_of_range_in_a_replayed_step_is_an_error() -> None:
+    """The loss function checks labels in Python, which a replay does not run: the fused op
+    checks them itself, so a bad label in a later batch is an error, never another row."""
+    model = _mlp(0, (4, 5, 3))
+    c = mt_compile(lambda x, y: nn.CrossEntropyLoss()(model(x), y))
+    x = mt.tensor(np.ones((4, 4)))
+    c(x, np.array([0, 1, 2, 0]))
+    c(x, np.array([2, 1, 0, 1]))
+    for bad in (np.array([0, 3, 1, 1]), np.array([0, -1, 1, 1])):
+        with pytest.raises(IndexError, match="label .* out of range for 3 classes"):
+            c(x, bad)

@@ -47,6 +47,17 @@ _BCE_EPS = 1e-12  # PyTorch's floor on p * (1 - p) in the BCE gradient
 _LOG_FLOOR = -100.0  # PyTorch's clamp on log(p) and log(1 - p) in BCE
 
 
+def check_labels(labels: np.ndarray, n_classes: int) -> None:
+    """Raise IndexError if a class label is outside 0..n_classes-1. The fused cross-entropy
+    picks each row's label by flat index, where a label out of range would silently read
+    another row's logit; the loss functions check labels before the op too, but a step
+    replayed by mt.compile runs only the op, so the op checks for itself (two reductions)."""
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)].flat[0]
+        raise IndexError(f"cross_entropy: label {bad} is out of range for {n_classes} classes "
+                         "(labels are 0 .. n_classes - 1)")
+
+
 @functools.lru_cache(maxsize=64)
 def _row_starts(n_rows: int, n_cols: int) -> np.ndarray:
     """The flat index of each row's first element in an (n_rows, n_cols) array, read-only
@@ -200,6 +211,7 @@ class SoftmaxCrossEntropy(Function):
         sums = np.dot(exps, _ones_column(n_cols, exps.dtype))  # row sums, through BLAS
         # each row's label as an index into the flattened array: one index array is cheaper
         # to pick with (and to update in backward) than a pair
+        check_labels(labels, n_cols)  # a label out of range would pick from another row
         self.picks = picks = _row_starts(n_rows, n_cols) + labels.reshape(-1)
         loss = np.log(sums[:, 0]) - shifted.reshape(-1)[picks]
         self.count = loss.size
@@ -247,6 +259,8 @@ class SoftmaxCrossEntropy(Function):
             f"{fn('row_max', row_max, 'microtensor.ops._derivatives')}({x}), order='C')",
             f"{exps} = {fn('exp', np.exp, 'numpy')}({shifted})",
             f"{sums} = {fn('dot', np.dot, 'numpy')}({exps}, {ones})",
+            f"{fn('check_labels', check_labels, 'microtensor.ops.losses')}"
+            f"({e.kw['labels']}, {n_cols})",
             f"{picks} = {starts} + {e.kw['labels']}.reshape(-1)",
             f"{out} = {fn('log', np.log, 'numpy')}({sums}[:, 0]) - "
             f"{shifted}.reshape(-1)[{picks}]",
