@@ -169,10 +169,10 @@ def _check_validation(net: Any, val_df: Any, label: str) -> None:
 _TRAIN_OUTPUTS = ("model.safetensors", "loss.png", "boundary.png", "report.json")
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, str, str, list[str]]:
+def _prepare(args: argparse.Namespace) -> tuple[Any, str, str, list[str], dict[str, Any]]:
     """The table as the network will see it: read (separator detected or --sep), --exclude
     applied, columns tidied (for `target ~ .`), missing values handled, checked. Returns the
-    table, its label, the formula and notes for the user."""
+    table, its label, the formula, notes for the user and the --missing mean fill values."""
     df, label = load_table(args.data, args.sep)
     excluded = [c.strip() for item in args.exclude for c in item.split(",") if c.strip()]
     unknown = [c for c in excluded if c not in map(str, df.columns)]
@@ -193,8 +193,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, str, str, list[str]]:
                              "above); name the ones to use in --formula")
     else:
         target = formula.split("~")[0].strip().strip("`")
-    df, missing_notes = handle_missing(df, args.missing, target, label)
-    return check_table(df, label), label, formula, notes + missing_notes
+    df, missing_notes, fills = handle_missing(df, args.missing, target, label)
+    return check_table(df, label), label, formula, notes + missing_notes, fills
 
 
 def _task_line(probe: Any, args: argparse.Namespace) -> str:
@@ -223,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     check_output_folder(out, "--out")
-    df, label, formula, notes = _prepare(args)
+    df, label, formula, notes, fills = _prepare(args)
     probe = _network(formula, df, label, args, task=args.task, hidden=())
     check_size(probe, args.hidden if args.hidden is not None else probe._hidden_sizes())
     fraction = args.val_split
@@ -257,7 +257,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         report = _report(net, label, formula, train_df, val_df, notes, args, seconds)
         try:
-            save_network(net, stage / "model.safetensors", extra={"trained_on": label})
+            extra = {"trained_on": label}
+            if fills:  # --missing mean: predict fills new rows' gaps with the same values
+                extra["missing_fill"] = json.dumps(fills)
+            save_network(net, stage / "model.safetensors", extra=extra)
         except (ValueError, TypeError) as e:
             raise UsageError(f"cannot save the model: {e}") from None
         written = [stage / "model.safetensors", _loss_plot(net, stage, label, formula,
@@ -438,6 +441,23 @@ def _load_model(path: str) -> Any:
     return net
 
 
+def _fill_as_trained(df: Any, model: str) -> Any:
+    """Fill missing values the way `train --missing mean` filled them (the values it stored
+    in the model file); a model trained without it leaves them for check_table to report."""
+    import nn
+
+    stored = nn.load_metadata(model).get("missing_fill")  # the model itself loaded already
+    try:
+        fills = json.loads(stored) if stored else {}
+    except ValueError:
+        fills = None
+    if not isinstance(fills, dict):
+        raise UsageError(f"{model}: its metadata key 'missing_fill' is damaged")
+    usable = {c: v for c, v in fills.items()
+              if c in df.columns and isinstance(v, (int, float, str))}
+    return df.fillna(usable) if usable and df.isna().any().any() else df
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """`microtensor predict`: a CSV of predictions (or probabilities)."""
     require("predict", "pandas")
@@ -452,6 +472,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # only the model's inputs need to be clean: a blank response column is the usual case
     used = [v for v in net.design_.variables if v in df.columns]
     df, _ = tidy_columns(df[used] if used else df, "", label, drop=False)
+    df = _fill_as_trained(df, args.model)
     df = check_table(df, label)
     try:
         with np.errstate(all="ignore"):  # overflow is checked below, row by row

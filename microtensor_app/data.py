@@ -255,14 +255,25 @@ def _dates(text: Any) -> bool:
     return bool(parsed.notna().all())
 
 
-def handle_missing(df: Any, how: str, target: str, label: str) -> tuple[Any, list[str]]:
+def handle_missing(df: Any, how: str, target: str, label: str
+                   ) -> tuple[Any, list[str], dict[str, Any]]:
     """Missing values: an error naming the first column that has them and how many
     (`how` "error"), the rows that have them dropped ("drop"), or filled with the column's
     mean, or for text its most common value ("mean"); rows with a missing target are
-    dropped either way but "error". Returns the table and notes."""
+    dropped either way but "error". Returns the table, notes, and with "mean" the value
+    each predictor column would be filled with (every one of them, so that `predict` can
+    fill new rows the same way: a number or a text value per column)."""
+    fills: dict[str, Any] = {}
+    if how == "mean":
+        for col in df.columns:
+            if str(col) == target or not df[col].notna().any():
+                continue
+            numeric = df[col].dtype.kind in "biuf"
+            value = df[col].mean() if numeric else df[col].mode(dropna=True).iloc[0]
+            fills[str(col)] = float(value) if numeric else str(value)
     counts = df.isna().sum()
     if not counts.any():
-        return df, []
+        return df, [], fills
     if how == "error":
         col = next(c for c in df.columns if counts[c])
         others = int((counts > 0).sum()) - 1
@@ -290,12 +301,14 @@ def handle_missing(df: Any, how: str, target: str, label: str) -> tuple[Any, lis
             numeric = df[col].dtype.kind in "biuf"
             fill = df[col].mean() if numeric else df[col].mode(dropna=True).iloc[0]
             df[col] = df[col].fillna(fill)
+            if str(col) != target:
+                fills[str(col)] = float(fill) if numeric else str(fill)
             notes.append(f"--missing mean: column {col!r}: {n} missing value(s) filled with "
                          f"{'its mean' if numeric else 'its most common value'} {fill!r}")
     if len(df) == 0:
         raise UsageError(f"{label}: no rows are left once those with missing values are left "
                          "out; try --missing mean")
-    return df.reset_index(drop=True), notes
+    return df.reset_index(drop=True), notes, fills
 
 
 def check_table(df: Any, label: str) -> Any:

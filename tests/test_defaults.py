@@ -361,3 +361,35 @@ def test_whole_numbers_written_as_floats_are_treated_as_whole_numbers():
     assert task_reason(pd.Series([1.0, 2.0, 3.0, 2.0]))[0] == "classification"
     assert task_reason(pd.Series(np.arange(50) * 2.0 + 100))[0] == "regression"
     assert task_reason(pd.Series([1.5, 2.0, 3.0]))[0] == "regression"
+
+
+def test_cli_predict_fills_missing_values_as_train_missing_mean_did(capsys, tmp_path: Path):
+    """`train --missing mean` stores the fill values in the model file; `predict` fills new
+    rows' gaps with them (the training means), so its predictions equal those on the rows
+    filled by hand; a model trained without it still reports the gap."""
+    df = badly_scaled(60)
+    df.loc[[3, 7], "ratio"] = np.nan
+    df.to_csv(tmp_path / "d.csv", index=False)
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--missing", "mean",
+                          "--iterations", "3", "--out", tmp_path / "m")
+    assert status == 0, err
+    mean = float(df.loc[df["ratio"].notna(), "ratio"].mean())
+    new = badly_scaled(5).drop(columns=[df.columns[-1]])
+    new.loc[[1, 3], "ratio"] = np.nan
+    new.to_csv(tmp_path / "new.csv", index=False)
+    new.fillna({"ratio": mean}).to_csv(tmp_path / "filled.csv", index=False)
+    model = tmp_path / "m" / "model.safetensors"
+    status, _, err = main(capsys, "predict", model, tmp_path / "new.csv", "--output",
+                          tmp_path / "p1.csv")
+    assert status == 0, err
+    status, _, err = main(capsys, "predict", model, tmp_path / "filled.csv", "--output",
+                          tmp_path / "p2.csv")
+    assert status == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p1.csv"),
+                                  pd.read_csv(tmp_path / "p2.csv"))
+    status, _, err = main(capsys, "train", tmp_path / "d.csv", "--missing", "drop",
+                          "--iterations", "3", "--out", tmp_path / "m3")
+    assert status == 0, err
+    status, _, err = main(capsys, "predict", tmp_path / "m3" / "model.safetensors",
+                          tmp_path / "new.csv")
+    assert_one_line_error(status, err, "'ratio'", "missing")
