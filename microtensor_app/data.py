@@ -284,6 +284,12 @@ def handle_missing(df: Any, how: str, target: str, label: str
             + "; use --missing drop (leave those rows out) or --missing mean (fill them in)"
         )
     notes: list[str] = []
+    empty = [c for c in df.columns if str(c) != target and not df[c].notna().any()]
+    if empty:  # nothing to fill them with and nothing to learn from: left out, said
+        df = df.drop(columns=empty)
+        notes.append(f"--missing {how}: column(s) {', '.join(map(repr, map(str, empty)))} "
+                     "have no values at all and are left out")
+        counts = df.isna().sum()
     if counts.get(target, 0):
         notes.append(f"{int(counts[target])} row(s) without a target value ({target!r}) left "
                      "out")

@@ -393,3 +393,15 @@ def test_cli_predict_fills_missing_values_as_train_missing_mean_did(capsys, tmp_
     status, _, err = main(capsys, "predict", tmp_path / "m3" / "model.safetensors",
                           tmp_path / "new.csv")
     assert_one_line_error(status, err, "'ratio'", "missing")
+
+
+@pytest.mark.parametrize("how", ["mean", "drop"])
+def test_cli_a_column_with_no_values_is_left_out_with_a_note(capsys, tmp_path: Path, how: str):
+    df = badly_scaled(60)
+    df.insert(1, "empty", np.nan)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    status, out, err = main(capsys, "train", tmp_path / "d.csv", "--missing", how,
+                            "--iterations", "2", "--out", tmp_path / "m")
+    assert status == 0, err
+    assert any("'empty'" in ln and "no values at all" in ln for ln in out.splitlines())
+    assert json.loads((tmp_path / "m" / "report.json").read_text())["rows"] == 60 - 12
