@@ -456,6 +456,12 @@ def _fit(g: Any, shape: tuple[int, ...], dtype: Any, n: Any, i: int) -> Any:
     return _engine._fit(g, shape, dtype, n, i)
 
 
+def fit_to(g: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A gradient fitted to its input as the engine fits it: broadcasting undone, then the
+    input's dtype (what a compiled step's standalone source calls)."""
+    return _engine._fit(g, shape, np.dtype(dtype), None, 0)
+
+
 # what each kind of op's output is called in the source: the articles' z (a layer's
 # pre-activation), h (an activation) and loss
 _LAYER_OPS = {"Linear": "z", "MatMul": "z", "LinearSigmoid": "h", "LinearTanh": "h",
@@ -467,7 +473,8 @@ _RESERVED = {"np"}
 
 def _identifier(text: str) -> str:
     """A Python identifier made from a dotted parameter path ("0.weight" -> "layer0_weight")."""
-    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or "t"
+    name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_"
+                   for c in text).strip("_") or "t"
     if name[0].isdigit():
         name = "layer" + name
     return name if not keyword.iskeyword(name) else name + "_"
@@ -662,7 +669,10 @@ class _Plan:
         name = self.module_names.get(id(owner), "")
         label = (f"{name} ({type(owner).__name__})" if name  # an op of the outermost module:
                  else f"{type(owner).__name__}: {type(node).__name__}")  # name the op too
-        self.lines.append((f"# {what}{label}", "both"))
+        # a module's name can be any string (a ModuleDict key): only printable ASCII goes
+        # into the generated program, so no name can end the comment and become code
+        text = "".join(c if " " <= c <= "~" else "?" for c in f"{what}{label}")
+        self.lines.append((f"# {text}", "both"))
 
     def _out_name(self, cls: type[Function]) -> str:
         kind = cls.__name__
@@ -891,8 +901,8 @@ class _Plan:
             if returned != fitted or returned[0] is not np.ndarray:
                 shape, dtype = (e.data.shape, e.data.dtype) if isinstance(e, Tensor) else (
                     e._shape, e._dtype)
-                n = self.generic_nodes.get(id(src), "None")
-                value = f"_fit({value}, {shape!r}, {str(dtype)!r}, {n}, {i})"
+                value = (f"{self._helper('fit_to', fit_to, 'microtensor.compiler')}"
+                         f"({value}, {shape!r}, {str(dtype)!r})")
             zero_d = fitted[1] == ()
             if isinstance(e, Tensor):
                 entry = sink.get(id(e))

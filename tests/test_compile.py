@@ -634,3 +634,40 @@ def test_a_label_out_of_range_in_a_replayed_step_is_an_error() -> None:
     for bad in (np.array([0, 3, 1, 1]), np.array([0, -1, 1, 1])):
         with pytest.raises(IndexError, match="label .* out of range for 3 classes"):
             c(x, bad)
+
+
+def test_names_from_user_strings_never_become_code(tmp_path: Any, monkeypatch: Any) -> None:
+    """Module names (ModuleDict keys are any string) and tensor names go into the generated
+    program only as printable comments and identifiers: a name that tries to end its comment
+    and run code is shown, not run."""
+    monkeypatch.chdir(tmp_path)
+    evil = "fc\nopen('ran', 'w')\n#"
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            self.blocks = nn.ModuleDict({evil: nn.Linear(3, 2)})
+
+        def forward(self, x: mt.Tensor) -> mt.Tensor:
+            return self.blocks[evil](x)
+
+    net = Net()
+    w = mt.tensor(np.ones(3), requires_grad=True)
+    w.name = "w\nopen('ran2','w')"
+
+    def step(x: mt.Tensor) -> mt.Tensor:
+        loss = (net(x * w) ** 2).sum()
+        loss.backward()
+        return loss
+
+    c = mt_compile(step)
+    x = mt.tensor(np.ones((2, 3)))
+    for _ in range(3):
+        c(x)
+    assert c.eager_reason is None and c.traces == 1
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "ran2").exists()
+    for src in (c.source, c.run_source):
+        compile(src, "<check>", "exec")
+        assert "\nopen(" not in src and "blocks.fc?open('ran', 'w')?#" in src
+    ns: dict[str, Any] = {}
+    exec(compile(c.source, "<source>", "exec"), ns)  # noqa: S102 - the test's own program
+    assert not (tmp_path / "ran").exists()
