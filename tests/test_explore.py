@@ -554,3 +554,9 @@ def test_browser_opens_a_10000_op_graph_within_seconds(browser: Any, tmp_path: P
     assert seconds < 30, f"the 10,000-op page took {seconds:.1f} s to draw"
     print(f"10,000-op graph drawn in {seconds:.2f} s "
           f"(script {browser.execute_script('return document.body.dataset.renderMs')} ms)")
+
+
+@pytest.mark.parametrize("bad", [5, "loss", [], [1.0], None])
+def test_explore_names_itself_for_what_is_not_a_tensor(bad: object) -> None:
+    with pytest.raises(TypeError, match="explore: expected a Tensor"):
+        mt.viz.explore(bad)

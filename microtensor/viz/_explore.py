@@ -118,7 +118,13 @@ def explore(
     1,500 nodes and dot takes at most 10 s; else a layered layout), "dot" or "python".
     Writes the page to `path` when given.
     """
-    outputs = [output] if isinstance(output, Tensor) else list(output)
+    try:
+        outputs = [output] if isinstance(output, Tensor) else list(output)
+    except TypeError:
+        outputs = []
+    if not outputs or not all(isinstance(t, Tensor) for t in outputs):
+        raise TypeError(f"explore: expected a Tensor or a sequence of Tensors, got "
+                        f"{type(output).__name__}")
     if layout not in ("auto", "dot", "python"):
         raise ValueError(f"explore: layout must be 'auto', 'dot' or 'python', got {layout!r}")
     if max_values < 0:
