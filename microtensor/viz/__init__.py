@@ -6,6 +6,7 @@
     mt.viz.draw_backward(loss, show_grad=True)              # the gradient flow
     mt.viz.explain(loss)                                    # backward, node by node, as text
     mt.viz.explore(loss, "loss.html", model=model)          # the same, interactive, one HTML file
+    mt.viz.code(mt.compile(step))                           # the compiled step's NumPy program
 
 The only part of microtensor that imports graphviz, and only when a picture is made, so
 `import microtensor` works without it. DOT text needs just the `graphviz` Python package;
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..tensor import Tensor
+from ._code import CodePage, code
 from ._draw import backward_picture, forward_picture
 from ._explain import explain, replay
 from ._explore import Explorer, explore
@@ -34,7 +36,8 @@ from ._graph import build, group
 from ._picture import Options, to_digraph
 from ._render import DotNotFoundError, save
 
-__all__ = ["DotNotFoundError", "Explorer", "draw", "draw_backward", "explain", "explore", "save"]
+__all__ = ["CodePage", "DotNotFoundError", "Explorer", "code", "draw", "draw_backward",
+           "explain", "explore", "save"]
 
 #: Default `max_nodes`: more op nodes than this and the middle of the graph is hidden.
 MAX_NODES = 300
