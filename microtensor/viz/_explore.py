@@ -123,7 +123,7 @@ def explore(
     except TypeError:
         outputs = []
     if not outputs or not all(isinstance(t, Tensor) for t in outputs):
-        raise TypeError(f"explore: expected a Tensor or a sequence of Tensors, got "
+        raise TypeError(f"explore: expected Tensors (a Tensor or a sequence of them), got "
                         f"{type(output).__name__}")
     if layout not in ("auto", "dot", "python"):
         raise ValueError(f"explore: layout must be 'auto', 'dot' or 'python', got {layout!r}")
