@@ -137,16 +137,19 @@ def _check_names(names: list[Any], where: str) -> None:
             raise KeyError(f"{where}: keys must be non-empty strings without '.', got {k!r}")
 
 
-class ModuleDict(Module):
-    """A dict of modules, registered as children named by their keys (`"encoder.weight"`),
-    in insertion order: `d[key]`, `d[key] = m`, `del d[key]`, `len`, `in`, iteration over the
-    keys, `keys()`, `values()`, `items()`, `update()`, `pop()` and `clear()`, as PyTorch's."""
+class _Keyed(Module):
+    """What ModuleDict and ParameterDict share: members kept in insertion order in `_dict`,
+    registered under their keys, and the read side of the dict protocol. Each subclass says
+    how `update` checks and converts what it is given."""
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    def __init__(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
                  ) -> None:
-        self._dict: dict[str, Module] = {}
-        if modules is not None:
-            self.update(modules)
+        self._dict: dict[str, Any] = {}
+        if items is not None:
+            self.update(items)
+
+    def update(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        raise NotImplementedError
 
     def _members(self) -> Iterator[tuple[str, Module | Parameter]]:
         yield from self.__dict__.get("_dict", {}).items()
@@ -154,20 +157,11 @@ class ModuleDict(Module):
     def _has_plain_container(self) -> bool:
         return False
 
-    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        """Add (or replace) the modules of a mapping or of (key, module) pairs, checked first
-        so that a bad one adds nothing."""
-        pairs = list(modules.items() if isinstance(modules, Mapping) else modules)
-        _check_names([k for k, _ in pairs], "ModuleDict")
-        _as_modules([m for _, m in pairs], "ModuleDict")
-        self._dict.update(pairs)
-        self._rename()
-
-    def __getitem__(self, key: str) -> Module:
+    def __getitem__(self, key: str) -> Any:
         return self._dict[key]
 
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.update([(key, module)])
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update([(key, value)])
 
     def __delitem__(self, key: str) -> None:
         del self._dict[key]
@@ -187,12 +181,27 @@ class ModuleDict(Module):
         return self._dict.keys()
 
     def values(self) -> Any:
-        """The modules, in insertion order."""
+        """The members, in insertion order."""
         return self._dict.values()
 
     def items(self) -> Any:
-        """(key, module) pairs, in insertion order."""
+        """(key, member) pairs, in insertion order."""
         return self._dict.items()
+
+
+class ModuleDict(_Keyed):
+    """A dict of modules, registered as children named by their keys (`"encoder.weight"`),
+    in insertion order: `d[key]`, `d[key] = m`, `del d[key]`, `len`, `in`, iteration over the
+    keys, `keys()`, `values()`, `items()`, `update()`, `pop()` and `clear()`, as PyTorch's."""
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) the modules of a mapping or of (key, module) pairs, checked first
+        so that a bad one adds nothing."""
+        pairs = list(modules.items() if isinstance(modules, Mapping) else modules)
+        _check_names([k for k, _ in pairs], "ModuleDict")
+        _as_modules([m for _, m in pairs], "ModuleDict")
+        self._dict.update(pairs)
+        self._rename()
 
     def pop(self, key: str) -> Module:
         """Remove the module at `key` and return it."""
@@ -253,21 +262,9 @@ class ParameterList(Module):
         return ", ".join(f"({i}): {p.dtype}{list(p.shape)}" for i, p in enumerate(self._items))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Keyed):
     """A dict of Parameters registered by key: `d[key]`, `d[key] = value`, `del`, `len`, `in`,
     iteration over the keys, `keys()`, `values()`, `items()` and `update()`."""
-
-    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
-                 ) -> None:
-        self._dict: dict[str, Parameter] = {}
-        if values is not None:
-            self.update(values)
-
-    def _members(self) -> Iterator[tuple[str, Module | Parameter]]:
-        yield from self.__dict__.get("_dict", {}).items()
-
-    def _has_plain_container(self) -> bool:
-        return False
 
     def update(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         """Add (or replace) parameters from a mapping or (key, value) pairs; all or nothing."""
@@ -275,37 +272,6 @@ class ParameterDict(Module):
         _check_names([k for k, _ in pairs], "ParameterDict")
         self._dict.update([(k, _as_parameter(v)) for k, v in pairs])
         self._rename()
-
-    def __getitem__(self, key: str) -> Parameter:
-        return self._dict[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update([(key, value)])
-
-    def __delitem__(self, key: str) -> None:
-        del self._dict[key]
-        self._rename()
-
-    def __len__(self) -> int:
-        return len(self._dict)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._dict
-
-    def keys(self) -> Any:
-        """The keys, in insertion order."""
-        return self._dict.keys()
-
-    def values(self) -> Any:
-        """The parameters, in insertion order."""
-        return self._dict.values()
-
-    def items(self) -> Any:
-        """(key, parameter) pairs, in insertion order."""
-        return self._dict.items()
 
     def extra_repr(self) -> str:
         return ", ".join(f"({k}): {p.dtype}{list(p.shape)}" for k, p in self._dict.items())

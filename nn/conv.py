@@ -110,10 +110,11 @@ class _ConvNd(Module):
         return text
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution (cross-correlation) of (N, in_channels, H, W) with a weight
-    (out_channels, in_channels / groups, kh, kw), plus bias: PyTorch's nn.Conv2d (stride,
-    padding as an int, a pair, "same" or "valid", dilation, groups; padding_mode "zeros")."""
+class _Conv(_ConvNd):
+    """A convolution layer: `_function` (F.conv1d, conv2d or conv3d) of the input with the
+    layer's weight and bias."""
+
+    _function: Any = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -122,34 +123,16 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        """conv2d(x, weight, bias)."""
-        return self._call(F.conv2d, x, self.stride, self.padding, self.dilation, self.groups)
+        """The convolution of x with the weight, plus the bias."""
+        return self._call(self._function, x, self.stride, self.padding, self.dilation,
+                          self.groups)
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution of (N, in_channels, L) with a weight (out_channels, in_channels /
-    groups, k), plus bias: PyTorch's nn.Conv1d."""
-
-    _nd = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: Any = np.float64) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """conv1d(x, weight, bias)."""
-        return self._call(F.conv1d, x, self.stride, self.padding, self.dilation, self.groups)
-
-
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input) of
-    (N, in_channels, H, W) with a weight (in_channels, out_channels / groups, kh, kw), plus
-    bias: PyTorch's nn.ConvTranspose2d (stride, padding, output_padding, groups, dilation).
-    Output height (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1."""
+class _ConvTranspose(_ConvNd):
+    """A transposed convolution layer: `_function` (F.conv_transpose1d, 2d or 3d)."""
 
     _transposed = True
+    _function: Any = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
@@ -158,47 +141,55 @@ class ConvTranspose2d(_ConvNd):
                          groups, bias, padding_mode, dtype, output_padding)
 
     def forward(self, x: Tensor) -> Tensor:
-        """conv_transpose2d(x, weight, bias)."""
-        return self._call(F.conv_transpose2d, x, self.stride, self.padding,
+        """The transposed convolution of x with the weight, plus the bias."""
+        return self._call(self._function, x, self.stride, self.padding,
                           self.output_padding, self.groups, self.dilation)
 
 
-class ConvTranspose1d(ConvTranspose2d):
-    """Transposed 1-D convolution of (N, in_channels, L) with a weight (in_channels,
-    out_channels / groups, k): PyTorch's nn.ConvTranspose1d."""
+class Conv1d(_Conv):
+    """1-D convolution of (N, in_channels, L) with a weight (out_channels, in_channels /
+    groups, k), plus bias: PyTorch's nn.Conv1d."""
 
     _nd = 1
-
-    def forward(self, x: Tensor) -> Tensor:
-        """conv_transpose1d(x, weight, bias)."""
-        return self._call(F.conv_transpose1d, x, self.stride, self.padding,
-                          self.output_padding, self.groups, self.dilation)
+    _function = staticmethod(F.conv1d)
 
 
-class Conv3d(_ConvNd):
+class Conv2d(_Conv):
+    """2-D convolution (cross-correlation) of (N, in_channels, H, W) with a weight
+    (out_channels, in_channels / groups, kh, kw), plus bias: PyTorch's nn.Conv2d (stride,
+    padding as an int, a pair, "same" or "valid", dilation, groups; padding_mode "zeros")."""
+
+    _function = staticmethod(F.conv2d)
+
+
+class Conv3d(_Conv):
     """3-D convolution of (N, in_channels, D, H, W) with a weight (out_channels, in_channels /
     groups, kd, kh, kw), plus bias: PyTorch's nn.Conv3d."""
 
     _nd = 3
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: Any = np.float64) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """conv3d(x, weight, bias)."""
-        return self._call(F.conv3d, x, self.stride, self.padding, self.dilation, self.groups)
+    _function = staticmethod(F.conv3d)
 
 
-class ConvTranspose3d(ConvTranspose2d):
+class ConvTranspose1d(_ConvTranspose):
+    """Transposed 1-D convolution of (N, in_channels, L) with a weight (in_channels,
+    out_channels / groups, k): PyTorch's nn.ConvTranspose1d."""
+
+    _nd = 1
+    _function = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input) of
+    (N, in_channels, H, W) with a weight (in_channels, out_channels / groups, kh, kw), plus
+    bias: PyTorch's nn.ConvTranspose2d (stride, padding, output_padding, groups, dilation).
+    Output height (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1."""
+
+    _function = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
     """Transposed 3-D convolution of (N, in_channels, D, H, W) with a weight (in_channels,
     out_channels / groups, kd, kh, kw): PyTorch's nn.ConvTranspose3d."""
 
     _nd = 3
-
-    def forward(self, x: Tensor) -> Tensor:
-        """conv_transpose3d(x, weight, bias)."""
-        return self._call(F.conv_transpose3d, x, self.stride, self.padding,
-                          self.output_padding, self.groups, self.dilation)
+    _function = staticmethod(F.conv_transpose3d)

@@ -104,8 +104,7 @@ def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     params = list(model.parameters())
     if dtype is None:
         dtype = params[0].dtype if params else np.float64
-    names = {id(m): n for n, m in model.named_modules()}
-    depth_of = {id(m): (n.count(".") + 1 if n else 0) for n, m in model.named_modules()}
+    names = {id(m): n for n, m in model.named_modules()}  # "" for the model itself
     # a row is opened when a module is entered (so a container comes before its layers, in
     # call order) and filled in when it returns
     opened: list[tuple[Module, int]] = []
@@ -118,9 +117,10 @@ def summary(model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     def leave(module: Module, args: Any, output: Any) -> None:
         _, slot = opened.pop()
         own = [p for p in module.parameters() if _owned(module, p)]
+        name = names.get(id(module), "")
         rows[slot] = SummaryRow(
-            name=names.get(id(module), ""), kind=type(module).__name__,
-            depth=depth_of.get(id(module), 0), output_shape=_shapes(output),
+            name=name, kind=type(module).__name__,
+            depth=name.count(".") + 1 if name else 0, output_shape=_shapes(output),
             params=sum(p.size for p in own),
             trainable=sum(p.size for p in own if p.requires_grad))
 

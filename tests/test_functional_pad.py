@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import strategies as S
 import torch
 import torch.nn.functional as TF
 
@@ -28,23 +29,15 @@ CASES = [
 ]
 
 
-def _layout(a: np.ndarray, layout: str) -> np.ndarray:
-    if layout == "fortran":
-        return np.asfortranarray(a)
-    if layout == "transposed":
-        return np.ascontiguousarray(a.T).T
-    return a
-
-
-@pytest.mark.parametrize("layout", ["contiguous", "fortran", "transposed"])
+@pytest.mark.parametrize("layout", S.LAYOUTS)  # C, F, transposed, strided
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("mode", "shape", "widths"), CASES)
 def test_pad_matches_torch(mode: str, shape: tuple[int, ...], widths: tuple[int, ...],
                            dtype: Any, layout: str) -> None:
     rng = np.random.default_rng(0)
-    a = _layout(rng.normal(size=shape).astype(dtype), layout)
+    a = S.relayout(rng.normal(size=shape).astype(dtype), layout)
     x = mt.tensor(a, requires_grad=True)
-    tx = torch.tensor(a, requires_grad=True)
+    tx = torch.tensor(a.copy(), requires_grad=True)  # torch refuses negative strides
     value = 0.5 if mode == "constant" else None
     kw = {} if value is None else {"value": value}
     y = F.pad(x, widths, mode=mode, **kw)

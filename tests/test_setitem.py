@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import strategies as S
 import torch
 
 import microtensor as mt
@@ -29,18 +30,6 @@ INDICES: dict[str, tuple[Callable[[Any], Any], tuple[int, ...]]] = {
 }
 
 
-def _layout(a: np.ndarray, layout: str) -> np.ndarray:
-    if layout == "transposed":
-        return np.ascontiguousarray(a.T).T
-    if layout == "fortran":
-        return np.asfortranarray(a)
-    if layout == "sliced":
-        big = np.zeros((a.shape[0] * 2, a.shape[1]), a.dtype)
-        big[::2] = a
-        return big[::2]
-    return a
-
-
 class _NP:
     asarray = staticmethod(np.asarray)
     reversed_rows = slice(None, None, -1)
@@ -55,12 +44,12 @@ class _Torch:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("layout", ["contiguous", "transposed", "fortran", "sliced"])
+@pytest.mark.parametrize("layout", S.LAYOUTS)  # C, F, transposed, strided
 @pytest.mark.parametrize("kind", sorted(INDICES))
 def test_setitem_matches_torch(kind: str, layout: str, dtype: Any) -> None:
     make_index, vshape = INDICES[kind]
     rng = np.random.default_rng(0)
-    xa = _layout(rng.normal(size=(4, 5)).astype(dtype), layout)
+    xa = S.relayout(rng.normal(size=(4, 5)).astype(dtype), layout)
     va = rng.normal(size=vshape).astype(dtype)
     ga = rng.normal(size=(4, 5)).astype(dtype)
 
@@ -70,7 +59,7 @@ def test_setitem_matches_torch(kind: str, layout: str, dtype: Any) -> None:
     y[make_index(_NP)] = v * 3
     (y * mt.tensor(ga)).sum().backward()
 
-    tx = torch.tensor(xa, requires_grad=True)
+    tx = torch.tensor(xa.copy(), requires_grad=True)  # torch refuses negative strides
     tv = torch.tensor(va, requires_grad=True)
     ty = tx.sin()
     ty[make_index(_Torch)] = tv * 3

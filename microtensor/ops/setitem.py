@@ -53,20 +53,12 @@ class SetItem(Function):
         return _put(base, self.index, 0.0 if tv is None else tv)
 
 
-def _put_arrays(x: np.ndarray, index: Any, value: Any) -> np.ndarray:
-    out = x.copy()
-    out[index] = value.data if isinstance(value, Tensor) else value
-    return out
-
-
-def _put_tensors(x: Tensor, index: Any, value: Any) -> Tensor:
-    return SetItem.apply(x, value, index=index)
-
-
 def _put(x: Any, index: Any, value: Any) -> Any:
     """x with `value` at `index` (a new value): on arrays a copy, on Tensors the recorded op;
     an array `x` with a Tensor `value` is recorded too (a tangent or gradient that is only
     partly tracked)."""
     if isinstance(x, Tensor) or isinstance(value, Tensor):
-        return _put_tensors(x if isinstance(x, Tensor) else Tensor(x), index, value)
-    return _put_arrays(x, index, value)
+        return SetItem.apply(x if isinstance(x, Tensor) else Tensor(x), value, index=index)
+    out = x.copy()
+    out[index] = value
+    return out
